@@ -1,0 +1,187 @@
+"""Who may do what: the one place that answers "may this user do this action on this order".
+
+Every interface (FSM `permission=` callables, services, DRF permissions, admin
+`has_*_permission`, web views) asks `acting_role()` / `may()`; nothing else decides rights.
+Each action lists the roles that may take it, the permission the role's group must carry, and
+the scope rule that must hold for this order (own department subtree, assigned handler, …).
+State is not checked here: the FSM decides which transitions the order's state allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .roles import Role
+
+if TYPE_CHECKING:
+    from workorders.models import Ticket
+
+    from .models import User
+
+
+def _in_department_scope(user: User, ticket: Ticket) -> bool:
+    """The order's current department is the user's department or below it."""
+    dept = ticket.department
+    return dept is not None and user.department is not None and dept.is_within(user.department)
+
+
+def _is_assigned_handler(user: User, ticket: Ticket) -> bool:
+    return ticket.handler_id == user.pk and _in_department_scope(user, ticket)
+
+
+def _is_reporter(user: User, ticket: Ticket) -> bool:
+    return ticket.reporter_id == user.pk
+
+
+def _anywhere(user: User, ticket: Ticket | None) -> bool:
+    return True
+
+
+def _lead_may_approve_extension(user: User, ticket: Ticket) -> bool:
+    # Urgent orders' extensions always need the supervisor (DESIGN.md §4).
+    return _in_department_scope(user, ticket) and not ticket.is_urgent
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str
+    perm: str
+    scope: Callable[[User, Ticket], bool] = _anywhere
+
+
+RULES: dict[str, tuple[Grant, ...]] = {
+    # --- transitions (DESIGN.md §3) ---
+    "report": (Grant(Role.FRONTLINE, "report_ticket"), Grant(Role.DISPATCHER, "report_ticket")),
+    "dispatch": (Grant(Role.DISPATCHER, "dispatch_ticket"),),
+    "claim": (
+        Grant(Role.LEAD, "claim_ticket", _in_department_scope),
+        Grant(Role.HANDLER, "claim_ticket", _in_department_scope),
+    ),
+    "request_return": (Grant(Role.LEAD, "request_return", _in_department_scope),),
+    "rule_return": (Grant(Role.DISPATCHER, "rule_return"),),
+    "redispatch": (Grant(Role.DISPATCHER, "dispatch_ticket"),),
+    "suspend": (
+        Grant(Role.LEAD, "approve_suspension", _in_department_scope),
+        Grant(Role.SUPERVISOR, "approve_suspension"),
+    ),
+    "resume": (
+        Grant(Role.LEAD, "resume_ticket", _in_department_scope),
+        Grant(Role.HANDLER, "resume_ticket", _in_department_scope),
+    ),
+    "reply": (
+        Grant(Role.HANDLER, "reply_ticket", _is_assigned_handler),
+        Grant(Role.LEAD, "reply_ticket", _in_department_scope),
+    ),
+    "reject_reply": (Grant(Role.DISPATCHER, "review_reply"),),
+    "close": (
+        Grant(Role.DISPATCHER, "visit_ticket"),
+        Grant(Role.FRONTLINE, "visit_on_spot", _is_reporter),
+    ),
+    "redo": (Grant(Role.SUPERVISOR, "confirm_redo"),),
+    "cancel": (Grant(Role.DISPATCHER, "cancel_ticket"),),
+    # --- actions that are records on the order, not transitions ---
+    "assign": (Grant(Role.LEAD, "assign_ticket", _in_department_scope),),
+    "request_suspension": (
+        Grant(Role.HANDLER, "request_suspension", _is_assigned_handler),
+        Grant(Role.LEAD, "request_suspension", _in_department_scope),
+    ),
+    "request_extension": (
+        Grant(Role.HANDLER, "request_extension", _is_assigned_handler),
+        Grant(Role.LEAD, "request_extension", _in_department_scope),
+    ),
+    "approve_extension": (
+        Grant(Role.SUPERVISOR, "approve_extension"),
+        Grant(Role.LEAD, "approve_extension", _lead_may_approve_extension),
+    ),
+    "request_cohandling": (Grant(Role.LEAD, "request_cohandling", _in_department_scope),),
+    "supervise": (Grant(Role.SUPERVISOR, "supervise_ticket"),),
+    "propose_redo": (
+        Grant(Role.DISPATCHER, "propose_redo"),
+        Grant(Role.FRONTLINE, "visit_on_spot", _is_reporter),
+    ),
+    "change_urgency": (Grant(Role.DISPATCHER, "change_urgency"),),
+    "chase": (
+        Grant(Role.FRONTLINE, "chase_ticket", _is_reporter),
+        Grant(Role.DISPATCHER, "chase_ticket"),
+        Grant(Role.SUPERVISOR, "chase_ticket"),
+    ),
+    "comment": (
+        Grant(Role.FRONTLINE, "comment_ticket", _is_reporter),
+        Grant(Role.DISPATCHER, "comment_ticket"),
+        Grant(Role.LEAD, "comment_ticket", _in_department_scope),
+        Grant(Role.HANDLER, "comment_ticket", _in_department_scope),
+        Grant(Role.SUPERVISOR, "comment_ticket"),
+    ),
+}
+
+# Transitions the system itself may take (routing rule, until-time resume, auto-close).
+SYSTEM_ACTIONS = frozenset({"dispatch", "resume", "close"})
+
+TRANSITIONS = (
+    "dispatch",
+    "claim",
+    "request_return",
+    "rule_return",
+    "redispatch",
+    "suspend",
+    "resume",
+    "reply",
+    "reject_reply",
+    "close",
+    "redo",
+    "cancel",
+)
+
+
+def acting_role(user: User | None, action: str, ticket: Ticket | None = None) -> str | None:
+    """The role under which `user` may take `action` on `ticket`, or None if they may not.
+
+    `user=None` is the system (routing rules, the SLA sweep); it may take SYSTEM_ACTIONS only.
+    """
+    if user is None:
+        return "system" if action in SYSTEM_ACTIONS else None
+    if not user.is_authenticated or not user.is_active:
+        return None
+    for grant in RULES.get(action, ()):
+        if (
+            grant.role in user.roles
+            and user.has_perm(f"workorders.{grant.perm}")
+            and (ticket is None or grant.scope(user, ticket))
+        ):
+            return str(grant.role)
+    return None
+
+
+def may(user: User | None, action: str, ticket: Ticket | None = None) -> bool:
+    return acting_role(user, action, ticket) is not None
+
+
+def can_see_full_phone(user: User, ticket: Ticket | None = None) -> bool:
+    """Roles that call the customer see the number; the reporter entered it themselves."""
+    if user.has_perm("workorders.view_full_phone"):
+        return True
+    return ticket is not None and ticket.reporter_id == user.pk
+
+
+def can_view_reports(user: User) -> bool:
+    return user.is_active and user.has_perm("workorders.view_reports")
+
+
+def can_export(user: User) -> bool:
+    return user.is_active and user.has_perm("workorders.export_tickets")
+
+
+def sees_all_tickets(user: User) -> bool:
+    return user.is_active and (user.is_superuser or user.has_perm("workorders.view_all_tickets"))
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678 for mobiles; keep the area code and last 4 digits of a fixed line."""
+    digits = phone.strip()
+    if len(digits) >= 11:
+        return f"{digits[:3]}****{digits[-4:]}"
+    if len(digits) > 4:
+        return "*" * (len(digits) - 4) + digits[-4:]
+    return "****"

@@ -1,0 +1,88 @@
+"""The six roles of DESIGN.md §1. Each is a Django group of the same code, created by a
+migration with its permissions, so a role's rights are data anyone can read in the admin."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    FRONTLINE = "frontline", _("一线人员")
+    DISPATCHER = "dispatcher", _("调度/回访")
+    LEAD = "lead", _("部门负责人")
+    HANDLER = "handler", _("处理人")
+    SUPERVISOR = "supervisor", _("督办")
+    AUDITOR = "auditor", _("审计")
+
+
+# Permission codenames (all on workorders.Ticket) granted to each role's group.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.FRONTLINE: [
+        "report_ticket",
+        "chase_ticket",
+        "comment_ticket",
+        "visit_on_spot",
+    ],
+    Role.DISPATCHER: [
+        "report_ticket",
+        "view_all_tickets",
+        "view_full_phone",
+        "dispatch_ticket",
+        "rule_return",
+        "review_reply",
+        "visit_ticket",
+        "propose_redo",
+        "cancel_ticket",
+        "change_urgency",
+        "chase_ticket",
+        "comment_ticket",
+        "view_reports",
+        "view_ticket",
+    ],
+    Role.LEAD: [
+        "view_full_phone",
+        "claim_ticket",
+        "assign_ticket",
+        "request_return",
+        "request_cohandling",
+        "approve_suspension",
+        "approve_extension",
+        "request_suspension",
+        "request_extension",
+        "reply_ticket",
+        "resume_ticket",
+        "comment_ticket",
+        "view_reports",
+        "view_ticket",
+    ],
+    Role.HANDLER: [
+        "view_full_phone",
+        "claim_ticket",
+        "reply_ticket",
+        "request_suspension",
+        "request_extension",
+        "resume_ticket",
+        "comment_ticket",
+        "view_ticket",
+    ],
+    Role.SUPERVISOR: [
+        "view_all_tickets",
+        "approve_extension",
+        "approve_suspension",
+        "supervise_ticket",
+        "confirm_redo",
+        "chase_ticket",
+        "comment_ticket",
+        "view_reports",
+        "export_tickets",
+        "view_ticket",
+    ],
+    Role.AUDITOR: [
+        "view_all_tickets",
+        "view_reports",
+        "export_tickets",
+        "view_ticket",
+    ],
+}
+
+# Roles that work in the back office (the Django admin).
+STAFF_ROLES = {Role.DISPATCHER, Role.LEAD, Role.HANDLER, Role.SUPERVISOR, Role.AUDITOR}

@@ -1,0 +1,816 @@
+"""Work orders (工单) and the records on them. Transitions change the state and same-row
+fields only; permissions, audit rows and clocks live in `services.py`."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from accounts.permissions import acting_role
+
+
+class Urgency(models.TextChoices):
+    GENERAL = "general", _("一般")
+    URGENT = "urgent", _("紧急")
+
+
+class Channel(models.TextChoices):
+    FIELD = "field", _("装维现场")
+    COUNTER = "counter", _("营业厅")
+    HOTLINE = "hotline", _("10010热线")
+    ONLINE = "online", _("线上渠道")
+    OTHER = "other", _("其他")
+
+
+class State(models.TextChoices):
+    REPORTED = "reported", _("已吹哨/待派单")
+    DISPATCHED = "dispatched", _("已派单/待签收")
+    RETURN_REQUESTED = "return_requested", _("退单待裁定")
+    ACCEPTED = "accepted", _("已报到/处理中")
+    SUSPENDED = "suspended", _("挂起")
+    REPLIED = "replied", _("已回复/待回访")
+    CLOSED = "closed", _("已办结")
+    CANCELLED = "cancelled", _("已作废")
+
+
+class Stage(models.TextChoices):
+    DISCOVER = "discover", _("发现")
+    DISPATCH = "dispatch", _("派单")
+    HANDLE = "handle", _("处置")
+    CLOSE = "close", _("办结")
+
+
+STAGE_OF_STATE = {
+    State.REPORTED: Stage.DISCOVER,
+    State.DISPATCHED: Stage.DISPATCH,
+    State.RETURN_REQUESTED: Stage.DISPATCH,
+    State.ACCEPTED: Stage.HANDLE,
+    State.SUSPENDED: Stage.HANDLE,
+    State.REPLIED: Stage.CLOSE,
+    State.CLOSED: Stage.CLOSE,
+    State.CANCELLED: Stage.CLOSE,
+}
+STATES_OF_STAGE = {
+    stage: [s for s, st in STAGE_OF_STATE.items() if st == stage] for stage in Stage.values
+}
+OPEN_STATES = [s for s in State.values if s not in (State.CLOSED, State.CANCELLED)]
+
+
+class Satisfaction(models.TextChoices):
+    SATISFIED = "satisfied", _("满意")
+    BASICALLY = "basically", _("基本满意")
+    UNSATISFIED = "unsatisfied", _("不满意")
+
+
+class VisitOutcome(models.TextChoices):
+    SUCCESS = "success", _("回访成功")
+    UNREACHABLE = "unreachable", _("三次未接通")
+    NOT_REACHED = "not_reached", _("超时未回访")
+
+
+class ReturnRuling(models.TextChoices):
+    UPHELD = "upheld", _("退单成立")
+    REJECTED = "rejected", _("退单驳回")
+
+
+class CauseCategory(models.TextChoices):
+    NETWORK = "network", _("网络原因")
+    SYSTEM = "system", _("系统原因")
+    BUSINESS = "business", _("业务规则")
+    STAFF = "staff", _("人员服务")
+    CUSTOMER = "customer", _("客户原因")
+    THIRD_PARTY = "third_party", _("第三方原因")
+    OTHER = "other", _("其他")
+
+
+class Category(models.Model):
+    """Two-level complaint category. A leaf may carry routing: a default department and
+    whether orders of this category are dispatched there automatically on report."""
+
+    name = models.CharField(_("名称"), max_length=64)
+    code = models.SlugField(_("代码"), max_length=32, unique=True)
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("上级分类"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+    default_urgency = models.CharField(
+        _("默认紧急程度"), max_length=8, choices=Urgency.choices, default=Urgency.GENERAL
+    )
+    default_department = models.ForeignKey(
+        "accounts.Department",
+        verbose_name=_("默认处理部门"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    auto_dispatch = models.BooleanField(
+        _("自动派单"), default=False, help_text=_("报单时直接派往默认处理部门。")
+    )
+    sort_order = models.PositiveIntegerField(_("排序"), default=100)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("问题分类")
+        verbose_name_plural = _("问题分类")
+        ordering = ["sort_order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.parent.name} / {self.name}" if self.parent_id else self.name
+
+    @property
+    def path_display(self) -> str:
+        return str(self)
+
+
+phone_validator = RegexValidator(
+    # Mainland mobile (1[3-9]x, 11 digits) or fixed line (0 + 2-3 digit area code + 7-8 digits,
+    # with an optional hyphen).
+    regex=r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$",
+    message=_("请输入正确的手机号（11位，1开头）或固定电话（区号-号码，如 0571-87654321）。"),
+    code="invalid_phone",
+)
+
+
+def _trans_perm(name: str):
+    def check(instance: Ticket, user) -> bool:
+        return acting_role(user, name, instance) is not None
+
+    check.__name__ = f"may_{name}"
+    return check
+
+
+class TicketQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(state__in=OPEN_STATES)
+
+    def with_sla(self, now=None):
+        from sla.selectors import annotate_sla_status
+
+        return annotate_sla_status(self, now=now)
+
+    def by_priority(self):
+        """Urgent first, then VIP/elderly/claimed-escalation/repeat, then nearest due time."""
+        return self.order_by("-is_urgent", "-is_priority", "promise_due_at", "id")
+
+
+class Ticket(ConcurrentTransitionMixin, models.Model):
+    number = models.CharField(_("工单号"), max_length=16, unique=True, editable=False)
+    channel = models.CharField(
+        _("受理渠道"), max_length=16, choices=Channel.choices, default=Channel.FIELD
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("吹哨人"),
+        on_delete=models.PROTECT,
+        related_name="reported_tickets",
+    )
+    reporter_department = models.ForeignKey(
+        "accounts.Department",
+        verbose_name=_("吹哨人部门"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reported_at = models.DateTimeField(_("报单时间"), db_index=True)
+
+    # Customer (DESIGN.md §5). The phone is stored whole and masked on output.
+    customer_name = models.CharField(_("客户姓名"), max_length=64, blank=True)
+    customer_phone = models.CharField(
+        _("客户电话"), max_length=20, validators=[phone_validator], db_index=True
+    )
+    customer_address = models.CharField(_("地址"), max_length=200, blank=True)
+    customer_region = models.CharField(_("归属地区"), max_length=32, blank=True, db_index=True)
+    star_level = models.PositiveSmallIntegerField(
+        _("星级"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    is_elderly = models.BooleanField(_("老年客户(65+)"), default=False)
+    claimed_escalation = models.BooleanField(
+        _("声称升级"), default=False, help_text=_("客户声称将投诉至10015/12300/媒体")
+    )
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+
+    # The matter.
+    category = models.ForeignKey(
+        Category, verbose_name=_("问题分类"), on_delete=models.PROTECT, related_name="tickets"
+    )
+    urgency = models.CharField(
+        _("紧急程度"), max_length=8, choices=Urgency.choices, default=Urgency.GENERAL
+    )
+    urgency_reason = models.CharField(_("紧急程度调整原因"), max_length=200, blank=True)
+    is_urgent = models.BooleanField(default=False, editable=False)
+    is_priority = models.BooleanField(
+        default=False, editable=False, help_text="VIP, elderly, claimed escalation or repeat"
+    )
+    title = models.CharField(_("标题"), max_length=120, blank=True)
+    description = models.TextField(_("问题描述"))
+
+    state = FSMField(
+        _("状态"), default=State.REPORTED, choices=State.choices, protected=True, db_index=True
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    # Dispatch and handling.
+    department = models.ForeignKey(
+        "accounts.Department",
+        verbose_name=_("责任部门"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tickets",
+    )
+    co_departments = models.ManyToManyField(
+        "accounts.Department",
+        verbose_name=_("协办部门"),
+        through="CoHandling",
+        related_name="co_tickets",
+        blank=True,
+    )
+    dispatched_at = models.DateTimeField(_("派单时间"), null=True, blank=True)
+    dispatched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("派单人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    claimed_at = models.DateTimeField(_("签收时间"), null=True, blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("签收人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    handler = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("处理人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="handled_tickets",
+    )
+    return_count = models.PositiveIntegerField(_("退单次数"), default=0)
+    return_rejected_count = models.PositiveIntegerField(_("退单驳回次数"), default=0)
+    last_return_reason = models.CharField(_("最近退单原因"), max_length=500, blank=True)
+    last_return_ruling = models.CharField(
+        _("最近退单裁定"), max_length=16, choices=ReturnRuling.choices, blank=True
+    )
+    redispatch_count = models.PositiveIntegerField(_("转派次数"), default=0)
+    suspended_until = models.DateTimeField(_("挂起至"), null=True, blank=True, db_index=True)
+    suspension_count = models.PositiveIntegerField(_("挂起次数"), default=0)
+    extension_count = models.PositiveIntegerField(_("延期次数"), default=0)
+
+    # Reply.
+    replied_at = models.DateTimeField(_("回复时间"), null=True, blank=True)
+    replied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("回复人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reply_result = models.TextField(_("处理结果"), blank=True)
+    reply_cause = models.CharField(
+        _("原因分类"), max_length=16, choices=CauseCategory.choices, blank=True
+    )
+    reply_resolved = models.BooleanField(_("自评已解决"), null=True, blank=True)
+
+    # Visit and close.
+    visit_at = models.DateTimeField(_("回访时间"), null=True, blank=True)
+    visit_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("回访人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    visit_outcome = models.CharField(
+        _("回访结果"), max_length=16, choices=VisitOutcome.choices, blank=True
+    )
+    visit_resolved = models.BooleanField(_("客户确认已解决"), null=True, blank=True)
+    visit_satisfaction = models.CharField(
+        _("满意度"), max_length=16, choices=Satisfaction.choices, blank=True
+    )
+    visit_note = models.CharField(_("回访备注"), max_length=500, blank=True)
+    closed_at = models.DateTimeField(_("办结时间"), null=True, blank=True, db_index=True)
+    redo_count = models.PositiveIntegerField(_("重办次数"), default=0)
+
+    cancelled_at = models.DateTimeField(_("作废时间"), null=True, blank=True)
+    cancel_reason = models.CharField(_("作废原因"), max_length=500, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self",
+        verbose_name=_("重复于"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    # Repeat complaints (DESIGN.md §5).
+    is_repeat = models.BooleanField(_("重复投诉"), default=False)
+    repeat_of = models.ForeignKey(
+        "self",
+        verbose_name=_("前次工单"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="repeats",
+    )
+
+    chase_count = models.PositiveIntegerField(_("催办次数"), default=0)
+    supervise_count = models.PositiveIntegerField(_("督办次数"), default=0)
+    escalation_level = models.PositiveSmallIntegerField(_("升级级别"), default=0)
+
+    # The customer's clock, denormalised for sorting and filtering lists in SQL. The clock
+    # service keeps these in step with sla.Clock(kind=promise).
+    promise_clock = models.OneToOneField(
+        "sla.Clock", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    promise_due_at = models.DateTimeField(_("承诺时限"), null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("工单")
+        verbose_name_plural = _("工单")
+        ordering = ["-reported_at"]
+        indexes = [
+            models.Index(
+                fields=["-is_urgent", "-is_priority", "promise_due_at", "id"],
+                name="ticket_priority",
+            ),
+            models.Index(fields=["department", "state"], name="ticket_dept_state"),
+            models.Index(fields=["reporter", "-reported_at"], name="ticket_reporter_recent"),
+            models.Index(
+                fields=["customer_phone", "category", "reported_at"], name="ticket_repeat"
+            ),
+            models.Index(fields=["state", "promise_due_at"], name="ticket_state_due"),
+        ]
+        permissions = [
+            ("report_ticket", "Can report (吹哨)"),
+            ("view_all_tickets", "Can see every order"),
+            ("view_full_phone", "Can see customer phone numbers in full"),
+            ("dispatch_ticket", "Can dispatch and re-dispatch"),
+            ("rule_return", "Can rule on returns"),
+            ("review_reply", "Can reject a reply"),
+            ("visit_ticket", "Can do return visits and close"),
+            ("visit_on_spot", "Can record the customer's verdict on the spot"),
+            ("propose_redo", "Can propose a redo"),
+            ("confirm_redo", "Can confirm a redo"),
+            ("cancel_ticket", "Can cancel"),
+            ("change_urgency", "Can change urgency"),
+            ("claim_ticket", "Can sign for (claim)"),
+            ("assign_ticket", "Can assign a handler"),
+            ("request_return", "Can request a return"),
+            ("request_cohandling", "Can request co-handling"),
+            ("request_suspension", "Can request suspension"),
+            ("approve_suspension", "Can approve suspension"),
+            ("request_extension", "Can request extension"),
+            ("approve_extension", "Can approve extension"),
+            ("resume_ticket", "Can resume a suspended order"),
+            ("reply_ticket", "Can reply"),
+            ("supervise_ticket", "Can supervise (督办)"),
+            ("chase_ticket", "Can chase (催办)"),
+            ("comment_ticket", "Can comment and add photos"),
+            ("view_reports", "Can view reports"),
+            ("export_tickets", "Can export orders"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args, **kwargs) -> None:
+        self.is_urgent = self.urgency == Urgency.URGENT
+        self.is_priority = bool(
+            (self.star_level or 0) >= 5
+            or self.is_elderly
+            or self.claimed_escalation
+            or self.is_repeat
+        )
+        super().save(*args, **kwargs)
+
+    @property
+    def stage(self) -> str:
+        return STAGE_OF_STATE[self.state]
+
+    @property
+    def is_vip(self) -> bool:
+        return (self.star_level or 0) >= 5
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def summary(self) -> str:
+        return self.title or (self.description[:40] + ("…" if len(self.description) > 40 else ""))
+
+    # --- transitions (DESIGN.md §3). Same-row changes only. ---
+
+    @transition(
+        field=state,
+        source=State.REPORTED,
+        target=State.DISPATCHED,
+        permission=_trans_perm("dispatch"),
+    )
+    def dispatch(self, *, department, by, now) -> None:
+        self.department = department
+        self.dispatched_at = now
+        self.dispatched_by = by
+
+    @transition(
+        field=state, source=State.DISPATCHED, target=State.ACCEPTED, permission=_trans_perm("claim")
+    )
+    def claim(self, *, by, now, handler=None) -> None:
+        self.claimed_at = now
+        self.claimed_by = by
+        if handler is not None:
+            self.handler = handler
+
+    @transition(
+        field=state,
+        source=[State.DISPATCHED, State.ACCEPTED],
+        target=State.RETURN_REQUESTED,
+        permission=_trans_perm("request_return"),
+    )
+    def request_return(self, *, reason) -> None:
+        self.return_count += 1
+        self.last_return_reason = reason
+        self.last_return_ruling = ""
+
+    @transition(
+        field=state,
+        source=State.RETURN_REQUESTED,
+        target=State.DISPATCHED,
+        permission=_trans_perm("rule_return"),
+    )
+    def rule_return(self, *, ruling, department, by, now) -> None:
+        self.last_return_ruling = ruling
+        if ruling == ReturnRuling.REJECTED:
+            self.return_rejected_count += 1
+        self.department = department
+        self.handler = None
+        self.claimed_at = None
+        self.claimed_by = None
+        self.dispatched_at = now
+        self.dispatched_by = by
+
+    @transition(
+        field=state,
+        source=[State.DISPATCHED, State.ACCEPTED],
+        target=State.DISPATCHED,
+        permission=_trans_perm("redispatch"),
+    )
+    def redispatch(self, *, department, by, now) -> None:
+        self.redispatch_count += 1
+        self.department = department
+        self.handler = None
+        self.claimed_at = None
+        self.claimed_by = None
+        self.dispatched_at = now
+        self.dispatched_by = by
+
+    @transition(
+        field=state,
+        source=State.ACCEPTED,
+        target=State.SUSPENDED,
+        permission=_trans_perm("suspend"),
+    )
+    def suspend(self, *, until) -> None:
+        self.suspended_until = until
+        self.suspension_count += 1
+
+    @transition(
+        field=state, source=State.SUSPENDED, target=State.ACCEPTED, permission=_trans_perm("resume")
+    )
+    def resume(self) -> None:
+        self.suspended_until = None
+
+    @transition(
+        field=state, source=State.ACCEPTED, target=State.REPLIED, permission=_trans_perm("reply")
+    )
+    def reply(self, *, result, cause, resolved, by, now) -> None:
+        self.reply_result = result
+        self.reply_cause = cause
+        self.reply_resolved = resolved
+        self.replied_at = now
+        self.replied_by = by
+
+    @transition(
+        field=state,
+        source=State.REPLIED,
+        target=State.ACCEPTED,
+        permission=_trans_perm("reject_reply"),
+    )
+    def reject_reply(self) -> None:
+        self.replied_at = None
+
+    @transition(
+        field=state, source=State.REPLIED, target=State.CLOSED, permission=_trans_perm("close")
+    )
+    def close(self, *, outcome, resolved, satisfaction, note, by, now) -> None:
+        self.visit_outcome = outcome
+        self.visit_resolved = resolved
+        self.visit_satisfaction = satisfaction or ""
+        self.visit_note = note
+        self.visit_at = now
+        self.visit_by = by
+        self.closed_at = now
+
+    @transition(
+        field=state, source=State.REPLIED, target=State.ACCEPTED, permission=_trans_perm("redo")
+    )
+    def redo(self) -> None:
+        self.redo_count += 1
+        self.replied_at = None
+
+    @transition(
+        field=state,
+        source=[State.REPORTED, State.DISPATCHED],
+        target=State.CANCELLED,
+        permission=_trans_perm("cancel"),
+    )
+    def cancel(self, *, reason, duplicate_of, now) -> None:
+        self.cancel_reason = reason
+        self.duplicate_of = duplicate_of
+        self.cancelled_at = now
+
+
+class TicketSequence(models.Model):
+    """Per-day counter behind GD+YYYYMMDD+NNNNNN; incremented with a row-locking UPDATE."""
+
+    day = models.DateField(unique=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.last}"
+
+
+class CoHandling(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="cohandlings")
+    department = models.ForeignKey(
+        "accounts.Department", verbose_name=_("协办部门"), on_delete=models.PROTECT
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(_("说明"), max_length=500, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("协办")
+        verbose_name_plural = _("协办")
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "department"], name="cohandling_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} → {self.department_id}"
+
+
+class AuditEntry(models.Model):
+    """One row per transition (and per action that changes who owns the order): the record.
+
+    Written only by `services.py`, inside the same database transaction as the change.
+    A typed FK (rather than django-fsm-log's generic relation) keeps KPI joins and the
+    transition-log export a plain indexed join, and lets us store the acting role.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="audit")
+    transition = models.CharField(_("动作"), max_length=32, db_index=True)
+    source = models.CharField(_("原状态"), max_length=20, choices=State.choices)
+    target = models.CharField(_("新状态"), max_length=20, choices=State.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    actor_role = models.CharField(_("角色"), max_length=16)
+    at = models.DateTimeField(_("时间"), db_index=True)
+    comment = models.TextField(_("说明"), blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("流转记录")
+        verbose_name_plural = _("流转记录")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["ticket", "at"], name="audit_ticket_at")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.transition} {self.source}→{self.target}"
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", _("待审批")
+    APPROVED = "approved", _("已批准")
+    REFUSED = "refused", _("已驳回")
+
+
+class ExtensionRequest(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="extensions")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    hours = models.PositiveIntegerField(
+        _("延期小时数"), validators=[MinValueValidator(1), MaxValueValidator(24 * 30)]
+    )
+    reason = models.CharField(_("延期原因"), max_length=500)
+    status = models.CharField(
+        max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING, db_index=True
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("延期申请")
+        verbose_name_plural = _("延期申请")
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"+{self.hours}h ({self.get_status_display()})"
+
+
+class SuspensionReason(models.TextChoices):
+    UNREACHABLE = "unreachable", _("客户联系不上")
+    APPOINTMENT = "appointment", _("客户预约上门时间")
+    MISSING_DOCUMENTS = "missing_documents", _("客户资料不全")
+    OTHER_CUSTOMER = "other_customer", _("其他客户原因")
+
+
+class SuspensionRequest(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="suspensions")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    reason = models.CharField(_("挂起原因"), max_length=32, choices=SuspensionReason.choices)
+    note = models.CharField(_("说明"), max_length=500, blank=True)
+    until = models.DateTimeField(_("挂起至"))
+    status = models.CharField(
+        max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING, db_index=True
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("挂起申请")
+        verbose_name_plural = _("挂起申请")
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} ({self.get_status_display()})"
+
+
+class RedoProposal(models.Model):
+    """An unsatisfied visit proposes a redo; a supervisor confirms it (the `redo` transition)
+    or declines it (the order closes with the recorded visit)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="redo_proposals")
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField()
+    reason = models.CharField(_("重办原因"), max_length=500)
+    visit_resolved = models.BooleanField(null=True)
+    visit_satisfaction = models.CharField(max_length=16, choices=Satisfaction.choices, blank=True)
+    status = models.CharField(
+        max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING, db_index=True
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("重办申请")
+        verbose_name_plural = _("重办申请")
+        ordering = ["-proposed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.get_status_display()})"
+
+
+class Comment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(_("内容"))
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("备注")
+        verbose_name_plural = _("备注")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.body[:40]
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # Random names: nothing about the customer leaks through a URL or a directory listing.
+    ext = PurePosixPath(filename).suffix.lower()[:8]
+    return f"attachments/{instance.ticket_id}/{uuid.uuid4().hex}{ext}"
+
+
+class Attachment(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    file = models.FileField(_("文件"), upload_to=attachment_path, max_length=200)
+    original_name = models.CharField(_("原文件名"), max_length=200)
+    content_type = models.CharField(max_length=32)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("图片")
+        verbose_name_plural = _("图片")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Chase(models.Model):
+    """催办: someone presses the department to act."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="chases")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(_("催办说明"), max_length=500, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("催办")
+        verbose_name_plural = _("催办")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"催办 {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Supervision(models.Model):
+    """督办: a supervisor's note on an order."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="supervisions")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(_("督办意见"), max_length=500)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("督办")
+        verbose_name_plural = _("督办")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.note[:40]
+
+
+class IdempotencyRecord(models.Model):
+    """A client's one-time key for a write (report form, API POST). The same key and the same
+    request again returns the first result; the same key with another request is refused."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100)
+    fingerprint = models.CharField(max_length=64)
+    ticket = models.ForeignKey(Ticket, null=True, blank=True, on_delete=models.CASCADE)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,108 @@
+"""Reads with a rule. `tickets_visible_to` is the one place that decides who sees which orders;
+the API, admin, web pages and exports all start from it."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from accounts.permissions import sees_all_tickets
+from accounts.roles import Role
+
+from .models import CoHandling, Ticket
+
+
+def tickets_visible_to(user, qs: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
+    """Dispatchers, supervisors and auditors see all; leads and handlers their department's
+    subtree (as the responsible or a co-handling department); frontline what they reported."""
+    qs = Ticket.objects.all() if qs is None else qs
+    if user is None or not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if sees_all_tickets(user):
+        return qs
+    cond = Q(pk__in=[])
+    roles = user.roles
+    if roles & {Role.LEAD, Role.HANDLER} and user.department_id:
+        path = user.department.path
+        cond |= Q(department__path__startswith=path) | Exists(
+            CoHandling.objects.filter(ticket=OuterRef("pk"), department__path__startswith=path)
+        )
+    if Role.FRONTLINE in roles:
+        cond |= Q(reporter=user)
+    return qs.filter(cond)
+
+
+def ticket_get_visible(user, number: str, qs: QuerySet[Ticket] | None = None) -> Ticket:
+    """The order by number if the user may see it; 404 otherwise (never 403: no probing)."""
+    try:
+        return tickets_visible_to(user, qs).get(number=number)
+    except Ticket.DoesNotExist:
+        raise Http404 from None
+
+
+def allowed_transitions(user, ticket: Ticket) -> list[str]:
+    """Transitions this user may take on this order now (state and right)."""
+    return [t.name for t in ticket.get_available_user_state_transitions(user)]
+
+
+def ticket_timeline(ticket: Ticket, *, user=None) -> list[dict]:
+    """Everything that happened to an order, oldest first: audit rows, comments, photos,
+    chases, supervision notes, SLA events and notifications about it (the user's own, unless
+    the user sees all orders). Each item: {"at", "type", "actor", "text", "obj"}."""
+    from notifications.models import Notification
+    from sla.models import SlaEvent
+
+    items: list[dict] = []
+    for row in ticket.audit.select_related("actor"):
+        items.append(
+            {
+                "at": row.at,
+                "type": "transition",
+                "name": row.transition,
+                "actor": row.actor,
+                "role": row.actor_role,
+                "text": row.comment,
+                "obj": row,
+            }
+        )
+    for c in ticket.comments.select_related("author"):
+        items.append(
+            {"at": c.created_at, "type": "comment", "actor": c.author, "text": c.body, "obj": c}
+        )
+    for a in ticket.attachments.select_related("uploaded_by"):
+        items.append(
+            {
+                "at": a.created_at,
+                "type": "attachment",
+                "actor": a.uploaded_by,
+                "text": a.original_name,
+                "obj": a,
+            }
+        )
+    for ch in ticket.chases.select_related("by"):
+        items.append(
+            {"at": ch.created_at, "type": "chase", "actor": ch.by, "text": ch.note, "obj": ch}
+        )
+    for s in ticket.supervisions.select_related("by"):
+        items.append(
+            {"at": s.created_at, "type": "supervision", "actor": s.by, "text": s.note, "obj": s}
+        )
+    for e in SlaEvent.objects.filter(ticket=ticket).select_related("clock"):
+        items.append(
+            {
+                "at": e.recorded_at,
+                "type": "sla_event",
+                "actor": None,
+                "text": f"{e.clock.get_kind_display()} · {e.get_kind_display()}",
+                "obj": e,
+            }
+        )
+    notes = Notification.objects.filter(ticket=ticket).select_related("recipient")
+    if user is not None and not sees_all_tickets(user):
+        notes = notes.filter(recipient=user)
+    for n in notes:
+        items.append(
+            {"at": n.created_at, "type": "notification", "actor": None, "text": n.title, "obj": n}
+        )
+    items.sort(key=lambda i: (i["at"], i["type"]))
+    return items
