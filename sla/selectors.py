@@ -69,3 +69,25 @@ def filter_sla_status(qs: QuerySet, status: str, *, now=None) -> QuerySet:
     if status == SlaStatus.ON_TRACK:
         return qs.filter(running, **{f"{p}risk_at__gt": ref})
     return qs.none()
+
+
+def clock_met_counts(clocks: QuerySet) -> tuple[int, int]:
+    """(met, stopped) over stopped, non-voided clocks: 派单及时率 / 签收及时率 in SQL."""
+    from django.db.models import Count
+
+    agg = clocks.filter(stopped_at__isnull=False, voided=False).aggregate(
+        met=Count("id", filter=Q(outcome="met")), stopped=Count("id")
+    )
+    return agg["met"], agg["stopped"]
+
+
+def on_time_closure_counts(tickets: QuerySet, *, original: bool = True) -> tuple[int, int]:
+    """(closed with the promise met, closed) for 限时办结率; against the original due time by
+    default, or the effective one (with approved extensions)."""
+    from django.db.models import Count
+
+    field = "promise_clock__outcome_original" if original else "promise_clock__outcome"
+    agg = tickets.filter(state="closed").aggregate(
+        met=Count("id", filter=Q(**{field: "met"})), closed=Count("id")
+    )
+    return agg["met"], agg["closed"]
