@@ -28,7 +28,8 @@ def _in_department_scope(user: User, ticket: Ticket) -> bool:
 
 
 def _is_assigned_handler(user: User, ticket: Ticket) -> bool:
-    return ticket.handler_id == user.pk and _in_department_scope(user, ticket)
+    # Being assigned is the scope: a lead may assign a team member to a line-level order.
+    return ticket.handler_id == user.pk
 
 
 def _is_reporter(user: User, ticket: Ticket) -> bool:

@@ -27,6 +27,8 @@ def tickets_visible_to(user, qs: QuerySet[Ticket] | None = None) -> QuerySet[Tic
         cond |= Q(department__path__startswith=path) | Exists(
             CoHandling.objects.filter(ticket=OuterRef("pk"), department__path__startswith=path)
         )
+    if Role.HANDLER in roles:
+        cond |= Q(handler=user)
     if Role.FRONTLINE in roles:
         cond |= Q(reporter=user)
     return qs.filter(cond)

@@ -153,7 +153,10 @@ def _text(value: str | None, field: str, *, required: bool = True, max_length: i
 def _department_member(user: User | None, department: Department, field: str) -> None:
     if user is None:
         return
-    if user.department_id is None or not user.department.is_within(department):
+    # A handler of the department's team (below it) or of the line above it.
+    if user.department_id is None or not (
+        user.department.is_within(department) or department.is_within(user.department)
+    ):
         raise Invalid(fields={field: [_("处理人必须属于该工单的责任部门。")]})
     if Role.HANDLER not in user.roles and Role.LEAD not in user.roles:
         raise Invalid(fields={field: [_("所选人员不是处理人。")]})
