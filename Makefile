@@ -10,4 +10,4 @@ lint:
 fmt:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
 messages:
-	.venv/bin/python manage.py makemessages -l en --ignore=.venv && .venv/bin/python manage.py compilemessages --ignore=.venv
+	for app in */locale; do (cd $${app%/locale} && ../.venv/bin/django-admin makemessages -l en && ../.venv/bin/django-admin compilemessages); done
