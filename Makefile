@@ -10,4 +10,4 @@ lint:
 fmt:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
 messages:
-	for app in */locale; do (cd $${app%/locale} && ../.venv/bin/django-admin makemessages -l en && ../.venv/bin/django-admin compilemessages); done
+	for app in */locale; do (cd $${app%/locale} && DEBUG=1 ../.venv/bin/django-admin makemessages -l en && ../.venv/bin/django-admin compilemessages); done
