@@ -117,7 +117,7 @@ LOGIN_REDIRECT_URL = "/"
 # --- I18N / time --------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LOCALE_PATHS = [BASE_DIR / "templates" / "locale"]  # project-wide templates; apps keep their own
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
