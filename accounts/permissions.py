@@ -103,6 +103,11 @@ RULES: dict[str, tuple[Grant, ...]] = {
         Grant(Role.FRONTLINE, "visit_on_spot", _is_reporter),
     ),
     "change_urgency": (Grant(Role.DISPATCHER, "change_urgency"),),
+    # The person who reported the order may add to its description (补充描述).
+    "add_description": (
+        Grant(Role.FRONTLINE, "report_ticket", _is_reporter),
+        Grant(Role.DISPATCHER, "report_ticket", _is_reporter),
+    ),
     "chase": (
         Grant(Role.FRONTLINE, "chase_ticket", _is_reporter),
         Grant(Role.DISPATCHER, "chase_ticket"),
@@ -181,6 +186,13 @@ def sees_all_tickets(user: User) -> bool:
 def mask_phone(phone: str) -> str:
     """138****5678 for mobiles; keep the area code and last 4 digits of a fixed line."""
     digits = phone.strip()
+    if digits.startswith("0") and len(digits) > 8:
+        # Fixed line: the area code (before the hyphen, else 3 digits for 01x/02x, 4 otherwise).
+        area, sep, local = digits.partition("-")
+        if not sep:
+            n = 3 if digits[1] in "12" else 4
+            area, local = digits[:n], digits[n:]
+        return f"{area}{sep}{'*' * (len(local) - 4)}{local[-4:]}"
     if len(digits) >= 11:
         return f"{digits[:3]}****{digits[-4:]}"
     if len(digits) > 4:

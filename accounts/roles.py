@@ -52,6 +52,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "resume_ticket",
         "comment_ticket",
         "view_reports",
+        "export_tickets",
         "view_ticket",
     ],
     Role.HANDLER: [

@@ -209,3 +209,125 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# --- tests (issue 2) ---
+if TESTING:
+    # PBKDF2 costs ~0.3 s per password; the suite creates hundreds of users.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- sla engine and notifications (issue 3) ---
+SLA_SWEEP_SECONDS = env_int("SLA_SWEEP_SECONDS", 60)
+SLA_SWEEP_BATCH = env_int("SLA_SWEEP_BATCH", 500)
+SLA_AUTO_CLOSE_HOURS = env_int("SLA_AUTO_CLOSE_HOURS", 72)
+NOTIFY_EMAIL = env_bool("NOTIFY_EMAIL", True)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
+WEBHOOK_BACKOFF_SECONDS = env_int("WEBHOOK_BACKOFF_SECONDS", 30)
+WEBHOOK_BACKOFF_MAX_SECONDS = env_int("WEBHOOK_BACKOFF_MAX_SECONDS", 3600)
+# The one schedule source (no django-celery-beat). A sweep not started within its interval
+# expires instead of piling up behind a stopped worker; the next one catches up.
+CELERY_BEAT_SCHEDULE["sla-sweep"] = {
+    "task": "sla.tasks.sla_sweep_task",
+    "schedule": float(SLA_SWEEP_SECONDS),
+    "options": {"expires": float(SLA_SWEEP_SECONDS)},
+}
+CELERY_BEAT_SCHEDULE["webhooks-requeue"] = {
+    "task": "notifications.tasks.webhooks_requeue_task",
+    "schedule": 300.0,
+    "options": {"expires": 300.0},
+}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Broadcast/control messages of the filesystem transport default to ./control in the cwd.
+    CELERY_BROKER_TRANSPORT_OPTIONS["control_folder"] = str(_broker_dir / "control")
+    (_broker_dir / "control").mkdir(parents=True, exist_ok=True)
+
+# --- api (issue 4) ---
+INSTALLED_APPS += ["api", "drf_spectacular_sidecar"]
+REST_FRAMEWORK.update(
+    {
+        # Token first: an unauthenticated API call answers 401 with WWW-Authenticate.
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "rest_framework.authentication.TokenAuthentication",
+            "rest_framework.authentication.SessionAuthentication",
+        ],
+        "DEFAULT_SCHEMA_CLASS": "api.schema.WhistleAutoSchema",
+        "EXCEPTION_HANDLER": "api.errors.exception_handler",
+        "DEFAULT_THROTTLE_CLASSES": ["api.throttling.UserThrottle", "api.throttling.AnonThrottle"],
+        "DEFAULT_RENDERER_CLASSES": [
+            "rest_framework.renderers.JSONRenderer",
+            "rest_framework.renderers.BrowsableAPIRenderer",
+        ],
+        "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    }
+)
+# Rates as "<n>/<second|minute|hour|day>". Throttle history lives in the default cache: with
+# several worker processes, configure a shared cache (e.g. Redis) so limits hold across them.
+API_THROTTLE_RATES = {
+    "user": env_str("API_THROTTLE_USER", "1200/minute"),
+    "anon": env_str("API_THROTTLE_ANON", "60/minute"),
+    "login": env_str("API_THROTTLE_LOGIN", "5/minute"),  # failures per username + address
+    "login_ip": env_str("API_THROTTLE_LOGIN_IP", "20/minute"),  # failures per address
+}
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "COMPONENT_SPLIT_REQUEST": True,
+        "ENUM_NAME_OVERRIDES": {
+            "RequestStatusEnum": "workorders.models.RequestStatus",
+            "UrgencyEnum": "workorders.models.Urgency",
+            "SlaStatusEnum": "sla.models.SlaStatus",
+        },
+    }
+)
+
+# --- web (issue 5) ---
+# The phone web front at the site root: server-rendered pages for the frontline.
+INSTALLED_APPS += ["web"]
+TEMPLATES[0]["OPTIONS"]["context_processors"] += ["web.context_processors.nav"]
+LOGIN_URL = "web:login"
+# The language switch is remembered for a year (Django's default is the browser session).
+LANGUAGE_COOKIE_AGE = env_int("LANGUAGE_COOKIE_AGE", 365 * 24 * 3600)
+# Photos kept between a failed report submit and the retry, keyed by the form's one-time key.
+WEB_UPLOAD_KEEP_HOURS = env_int("WEB_UPLOAD_KEEP_HOURS", 24)
+
+# --- backoffice (issue 6) ---
+# Before django.contrib.admin so the back office's admin templates (index link, order page,
+# changelist presets) take precedence over the stock ones.
+INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.admin"), "backoffice")
+# Above this many orders in an unfiltered changelist, the admin shows PostgreSQL's row estimate
+# instead of COUNT(*); filtered lists count at most this many rows (then show "N+").
+BACKOFFICE_COUNT_CAP = env_int("BACKOFFICE_COUNT_CAP", 10000)
+
+# --- reports (issue 7) ---
+INSTALLED_APPS += ["reports"]
+# Scheduled 日报/周报: five-field crontabs in Asia/Shanghai (minute hour day month weekday).
+REPORTS_DAILY_CRON = env_str("REPORTS_DAILY_CRON", "30 7 * * *")
+REPORTS_WEEKLY_CRON = env_str("REPORTS_WEEKLY_CRON", "0 8 * * 1")
+# Rows fetched per database round trip when exporting (memory stays flat at any size).
+REPORTS_EXPORT_CHUNK = env_int("REPORTS_EXPORT_CHUNK", 5000)
+# Orders sheet of a scheduled workbook is capped (the full list is the export's job).
+REPORTS_SCHEDULED_MAX_ROWS = env_int("REPORTS_SCHEDULED_MAX_ROWS", 200000)
+
+
+def _crontab(expr: str):
+    from celery.schedules import crontab
+
+    minute, hour, day, month, weekday = expr.split()
+    return crontab(
+        minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week=weekday
+    )
+
+
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "reports-daily": {
+        "task": "reports.tasks.send_daily_report",
+        "schedule": _crontab(REPORTS_DAILY_CRON),
+    },
+    "reports-weekly": {
+        "task": "reports.tasks.send_weekly_report",
+        "schedule": _crontab(REPORTS_WEEKLY_CRON),
+    },
+}

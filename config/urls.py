@@ -5,6 +5,11 @@ from django.urls import include, path
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("reports.api_urls")),
+    path("api/v1/", include("api.urls")),
+    path("api/", include("api.docs_urls")),
+    path("reports/", include("reports.urls")),
+    path("", include("web.urls")),
 ]
 
 if settings.DEBUG:

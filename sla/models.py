@@ -106,6 +106,17 @@ class Clock(models.Model):
             ),
             models.Index(fields=["ticket", "kind"], name="clock_ticket_kind"),
             models.Index(fields=["kind", "stopped_at"], name="clock_kind_stopped"),
+            # Back office (issue 6): SLA-status filters over running clocks without a scan.
+            models.Index(
+                fields=["due_at", "risk_at"],
+                name="clock_running_due",
+                condition=models.Q(stopped_at__isnull=True, voided=False, paused_at__isnull=True),
+            ),
+            models.Index(
+                fields=["paused_at"],
+                name="clock_running_paused",
+                condition=models.Q(stopped_at__isnull=True, voided=False, paused_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,8 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
+    FloatField,
+    Func,
     Q,
     QuerySet,
     Value,
@@ -71,14 +73,31 @@ def filter_sla_status(qs: QuerySet, status: str, *, now=None) -> QuerySet:
     return qs.none()
 
 
+def clock_stopped_q(prefix: str = "") -> Q:
+    """Stopped, non-voided clocks (the denominator of 派单及时率 / 签收及时率)."""
+    return Q(**{f"{prefix}stopped_at__isnull": False, f"{prefix}voided": False})
+
+
+def clock_met_q(prefix: str = "") -> Q:
+    """Stopped clocks that met their (effective) due time."""
+    return clock_stopped_q(prefix) & Q(**{f"{prefix}outcome": "met"})
+
+
 def clock_met_counts(clocks: QuerySet) -> tuple[int, int]:
     """(met, stopped) over stopped, non-voided clocks: 派单及时率 / 签收及时率 in SQL."""
     from django.db.models import Count
 
-    agg = clocks.filter(stopped_at__isnull=False, voided=False).aggregate(
-        met=Count("id", filter=Q(outcome="met")), stopped=Count("id")
+    agg = clocks.filter(clock_stopped_q()).aggregate(
+        met=Count("id", filter=clock_met_q()), stopped=Count("id")
     )
     return agg["met"], agg["stopped"]
+
+
+def promise_met_q(*, original: bool = True, prefix: str = "") -> Q:
+    """The order's promise was met, against the original due time by default or the
+    effective one (with approved extensions). Combine with state=closed for 限时办结率."""
+    field = "promise_clock__outcome_original" if original else "promise_clock__outcome"
+    return Q(**{f"{prefix}{field}": "met"})
 
 
 def on_time_closure_counts(tickets: QuerySet, *, original: bool = True) -> tuple[int, int]:
@@ -86,8 +105,35 @@ def on_time_closure_counts(tickets: QuerySet, *, original: bool = True) -> tuple
     default, or the effective one (with approved extensions)."""
     from django.db.models import Count
 
-    field = "promise_clock__outcome_original" if original else "promise_clock__outcome"
     agg = tickets.filter(state="closed").aggregate(
-        met=Count("id", filter=Q(**{field: "met"})), closed=Count("id")
+        met=Count("id", filter=promise_met_q(original=original)), closed=Count("id")
     )
     return agg["met"], agg["closed"]
+
+
+class NetSeconds(Func):
+    """Net running seconds of a stopped clock: stop − start − paused (DESIGN.md §6, net
+    handling time), as a float in SQL. `prefix` points at the clock (e.g. "promise_clock__")."""
+
+    output_field = FloatField()
+
+    def __init__(self, prefix: str = "", **extra):
+        super().__init__(
+            F(f"{prefix}stopped_at"),
+            F(f"{prefix}started_at"),
+            F(f"{prefix}paused_seconds"),
+            **extra,
+        )
+
+    def as_sql(self, compiler, connection, **extra):
+        parts, params = [], []
+        for expr in self.get_source_expressions():
+            sql, p = compiler.compile(expr)
+            parts.append(sql)
+            params.extend(p)
+        stop, start, paused = parts
+        if connection.vendor == "sqlite":
+            sql = f"((julianday({stop}) - julianday({start})) * 86400.0 - {paused})"
+        else:
+            sql = f"(EXTRACT(EPOCH FROM ({stop} - {start}))::float - {paused})"
+        return sql, params

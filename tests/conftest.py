@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import translation
 
 from tests.factories import Cast
 
@@ -11,6 +12,15 @@ from tests.factories import Cast
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Start each test in the default language (zh-hans): a test client request under
+    LocaleMiddleware leaves its language active in the thread for whatever runs next."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Right
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
@@ -365,6 +366,13 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
                 fields=["customer_phone", "category", "reported_at"], name="ticket_repeat"
             ),
             models.Index(fields=["state", "promise_due_at"], name="ticket_state_due"),
+            # Back office (issue 6): search by the phone's last four digits; escalated orders.
+            models.Index(Right("customer_phone", 4), name="ticket_phone_last4"),
+            models.Index(
+                fields=["escalation_level"],
+                name="ticket_escalated",
+                condition=models.Q(escalation_level__gt=0),
+            ),
         ]
         permissions = [
             ("report_ticket", "Can report (吹哨)"),
@@ -399,6 +407,12 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return self.number
 
+    # Derived flags (for the priority index) and the fields they are computed from.
+    DERIVED_FROM = {
+        "is_urgent": {"urgency"},
+        "is_priority": {"star_level", "is_elderly", "claimed_escalation", "is_repeat"},
+    }
+
     def save(self, *args, **kwargs) -> None:
         self.is_urgent = self.urgency == Urgency.URGENT
         self.is_priority = bool(
@@ -407,6 +421,14 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             or self.claimed_escalation
             or self.is_repeat
         )
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            # A partial save of a source field saves its derived flag too, or it goes stale.
+            fields = set(update_fields)
+            for derived, sources in self.DERIVED_FROM.items():
+                if fields & sources:
+                    fields.add(derived)
+            kwargs["update_fields"] = fields
         super().save(*args, **kwargs)
 
     @property

@@ -14,13 +14,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, can_proceed
 
 from accounts.models import Department, User
-from accounts.permissions import acting_role
+from accounts.permissions import TRANSITIONS, acting_role
 from accounts.roles import Role
+from notifications.services import notify_chase, notify_transition
 from sla import services as clocks
 from sla.models import ClockKind
 
@@ -64,8 +66,28 @@ def _now(now: datetime | None) -> datetime:
 def _require(by, action: str, ticket: Ticket | None = None) -> str:
     role = acting_role(by, action, ticket)
     if role is None:
+        # A role that may take this transition, on an order in a state it does not start from,
+        # hears about the state, not about rights: the scope rules read fields that the wrong
+        # state lacks (a reported order has no department, a dispatched one no handler yet).
+        if ticket is not None and action in TRANSITIONS and acting_role(by, action) is not None:
+            _check_state(ticket, action)
         raise NotAllowed()
     return role
+
+
+def _require_transition(by, name: str, ticket: Ticket) -> str:
+    """Right, then state — before any input is validated: on an order that has moved on, the
+    user learns that, not that a field they would fill in vain is missing."""
+    role = _require(by, name, ticket)
+    _check_state(ticket, name)
+    return role
+
+
+def _check_state(ticket: Ticket, name: str) -> None:
+    if not can_proceed(getattr(ticket, name)):
+        raise InvalidState(
+            _("工单当前状态为“%(state)s”，不能执行此操作。") % {"state": ticket.get_state_display()}
+        )
 
 
 def _snapshot(ticket: Ticket) -> dict:
@@ -121,15 +143,12 @@ def _transition(
     """Right, then state, then the transition, the guarded save and the audit row."""
     role = _require(actor, name, ticket)
     method = getattr(ticket, name)
-    if not can_proceed(method):
-        raise InvalidState(
-            _("工单当前状态为“%(state)s”，不能执行此操作。") % {"state": ticket.get_state_display()}
-        )
+    _check_state(ticket, name)
     source = ticket.state
     before = _snapshot(ticket)
     method(**kwargs)
     _save(ticket, before)
-    return _audit(
+    entry = _audit(
         ticket,
         transition=name,
         source=source,
@@ -139,6 +158,15 @@ def _transition(
         comment=comment,
         data=data,
     )
+    notify_transition(ticket=ticket, transition=name, actor=actor, audit_id=entry.pk, now=at)
+    return entry
+
+
+def _stored(text) -> str:
+    """Text the system writes into the record (audit comments, reasons) is in the site
+    language, like the rest of the record, whatever language the actor's screen is in."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(text)
 
 
 def _text(value: str | None, field: str, *, required: bool = True, max_length: int = 500) -> str:
@@ -364,13 +392,17 @@ def ticket_report(
             )
             for upload in attachments:
                 _store_attachment(ticket, by, upload, now)
-            if category.auto_dispatch and category.default_department_id:
+            if (
+                category.auto_dispatch
+                and category.default_department_id
+                and category.default_department.is_active
+            ):
                 _dispatch(
                     ticket,
                     by=None,
                     department=category.default_department,
                     now=now,
-                    comment=_("按分类路由规则自动派单"),
+                    comment=_stored(gettext_lazy("按分类路由规则自动派单")),
                     co_departments=(),
                 )
             if idempotency_key:
@@ -468,7 +500,7 @@ def ticket_dispatch(
 ) -> Ticket:
     """派单: send a reported order to the responsible department (and co-handlers)."""
     now = _now(now)
-    _require(by, "dispatch", ticket)
+    _require_transition(by, "dispatch", ticket)
     _dispatch(
         ticket,
         by=by,
@@ -491,7 +523,7 @@ def ticket_redispatch(
 ) -> Ticket:
     """转派: move an order to another department; its sign-for clock starts again there."""
     now = _now(now)
-    _require(by, "redispatch", ticket)
+    _require_transition(by, "redispatch", ticket)
     department = _active_department(department)
     reason = _text(reason, "reason")
     if department.pk == ticket.department_id:
@@ -519,9 +551,11 @@ def ticket_claim(
 ) -> Ticket:
     """签收/报到: the department takes the order; optionally names its handler."""
     now = _now(now)
-    role = _require(by, "claim", ticket)
+    role = _require_transition(by, "claim", ticket)
     if handler is None and role == Role.HANDLER:
         handler = by
+    if handler is not None and handler.pk != by.pk:
+        _require(by, "assign", ticket)  # naming someone else is assigning: the lead's right
     if handler is not None:
         _department_member(handler, ticket.department, "handler")
     _transition(
@@ -569,6 +603,7 @@ def ticket_request_return(
 ) -> Ticket:
     """退单: the department says the order is not theirs; a dispatcher rules on it."""
     now = _now(now)
+    _require_transition(by, "request_return", ticket)
     reason = _text(reason, "reason")
     _transition(ticket, "request_return", actor=by, at=now, comment=reason, reason=reason)
     clocks.clock_stop(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now)
@@ -588,7 +623,8 @@ def ticket_rule_return(
     """裁定退单: uphold (send to a new department) or reject (back to the same department,
     counted against it). Either way the order is dispatched and its sign-for clock restarts."""
     now = _now(now)
-    _require(by, "rule_return", ticket)
+    # State first: out of `return_requested` the order may have no department to fall back on.
+    _require_transition(by, "rule_return", ticket)
     if uphold:
         department = _active_department(department)
         if department.pk == ticket.department_id:
@@ -717,9 +753,9 @@ def ticket_suspend(
 ) -> Ticket:
     """挂起: approved by a lead or supervisor; pauses the promise clock until resumed."""
     now = _now(now)
-    _require(by, "suspend", ticket)
+    _require_transition(by, "suspend", ticket)
     _validate_suspension(reason, until, now)
-    label = SuspensionReason(reason).label
+    label = _stored(SuspensionReason(reason).label)
     _transition(
         ticket,
         "suspend",
@@ -795,7 +831,7 @@ def ticket_resume(*, ticket: Ticket, by: User | None, now: datetime | None = Non
         "resume",
         actor=by,
         at=now,
-        comment="" if by else _("到达挂起截止时间，系统自动解挂"),
+        comment="" if by else _stored(gettext_lazy("到达挂起截止时间，系统自动解挂")),
     )
     clocks.clock_resume(ticket=ticket, kind=ClockKind.PROMISE, now=now)
     ticket.save(update_fields=["promise_clock", "promise_due_at"])
@@ -818,8 +854,9 @@ def ticket_request_extension(
         hours = 0
     if not 1 <= hours <= 24 * 30:
         raise Invalid(fields={"hours": [_("延期时长须在 1 到 720 小时之间。")]})
-    clock = ticket.promise_clock
-    if clock is None or not clock.is_running or clock.due_at <= now:
+    clock = clocks.running(ticket, ClockKind.PROMISE).first()  # fresh, not a cached relation
+    # Remaining time, not the stored due: a suspended order's due only moves at resume.
+    if clock is None or clock.remaining_seconds(now) <= 0:
         raise InvalidState(_("已超过承诺时限，不能再申请延期。"))
     if ticket.extensions.filter(status=RequestStatus.PENDING).exists():
         raise Invalid(fields={"__all__": [_("已有待审批的延期申请。")]})
@@ -890,6 +927,7 @@ def ticket_reply(
     from .models import CauseCategory
 
     now = _now(now)
+    _require_transition(by, "reply", ticket)
     errors = {}
     result = (result or "").strip()
     if not result:
@@ -899,7 +937,6 @@ def ticket_reply(
     if resolved is None:
         errors["resolved"] = [_("请选择是否已解决。")]
     if errors:
-        _require(by, "reply", ticket)
         raise Invalid(fields=errors)
     _transition(
         ticket,
@@ -925,8 +962,13 @@ def ticket_reject_reply(
 ) -> Ticket:
     """驳回回单: the reply does not stand; the promise resumes and the wait counts as paused."""
     now = _now(now)
+    _require_transition(by, "reject_reply", ticket)
     reason = _text(reason, "reason")
     _transition(ticket, "reject_reply", actor=by, at=now, comment=reason)
+    # A redo proposal judged the rejected reply; the next reply gets its own visit.
+    ticket.redo_proposals.filter(status=RequestStatus.PENDING).update(
+        status=RequestStatus.REFUSED, decided_by=by, decided_at=now
+    )
     clocks.clock_void(ticket=ticket, kind=ClockKind.VISIT, now=now)
     clocks.clock_reopen(ticket=ticket, kind=ClockKind.PROMISE, now=now, count_gap_as_paused=True)
     ticket.save(update_fields=["promise_clock", "promise_due_at"])
@@ -962,7 +1004,7 @@ def ticket_close(
 ) -> Ticket:
     """回访办结: record the visit and close; the promise result becomes final."""
     now = _now(now)
-    _require(by, "close", ticket)
+    _require_transition(by, "close", ticket)
     _validate_visit(outcome, resolved, satisfaction)
     if outcome != VisitOutcome.SUCCESS:
         resolved, satisfaction = None, ""
@@ -1000,6 +1042,7 @@ def ticket_visit(
     """The customer's verdict (dispatcher's return visit, or the reporter on the spot):
     resolved and (basically) satisfied closes the order; otherwise a redo is proposed for a
     supervisor to confirm. Unreachable after three attempts closes as an unsuccessful visit."""
+    _check_state(ticket, "close")
     _validate_visit(outcome, resolved, satisfaction)
     if outcome == VisitOutcome.SUCCESS and (
         resolved is False or satisfaction == Satisfaction.UNSATISFIED
@@ -1007,7 +1050,7 @@ def ticket_visit(
         ticket_propose_redo(
             ticket=ticket,
             by=by,
-            reason=note or _("客户不满意或问题未解决"),
+            reason=note or _stored(gettext_lazy("客户不满意或问题未解决")),
             resolved=resolved,
             satisfaction=satisfaction,
             now=now,
@@ -1085,13 +1128,24 @@ def ticket_redo(*, ticket: Ticket, by: User, reason: str = "", now: datetime | N
 
 def ticket_decline_redo(*, ticket: Ticket, by: User, note: str = "", now=None) -> Ticket:
     """The supervisor declines the redo: the order closes with the unsatisfied visit."""
-    _require(by, "redo", ticket)
+    now = _now(now)
+    role = _require(by, "redo", ticket)
     proposal = ticket.redo_proposals.filter(status=RequestStatus.PENDING).first()
     if proposal is None:
         raise InvalidState(_("没有待确认的重办申请。"))
     with transaction.atomic():
         RedoProposal.objects.filter(pk=proposal.pk).update(
-            status=RequestStatus.REFUSED, decided_by=by, decided_at=_now(now)
+            status=RequestStatus.REFUSED, decided_by=by, decided_at=now
+        )
+        # The supervisor's decision is on record; the close is the visitor's.
+        _audit(
+            ticket,
+            transition="decline_redo",
+            source=ticket.state,
+            by=by,
+            role=role,
+            now=now,
+            comment=note or proposal.reason,
         )
         return ticket_close(
             ticket=ticket,
@@ -1115,6 +1169,7 @@ def ticket_cancel(
 ) -> Ticket:
     """作废: only before the department has taken it; all clocks are voided."""
     now = _now(now)
+    _require_transition(by, "cancel", ticket)
     reason = _text(reason, "reason")
     if duplicate_of is not None and duplicate_of.pk == ticket.pk:
         raise Invalid(fields={"duplicate_of": [_("不能标记为与自身重复。")]})
@@ -1175,6 +1230,33 @@ def ticket_change_urgency(
 
 
 @transaction.atomic
+def ticket_add_description(
+    *, ticket: Ticket, by: User, text: str, now: datetime | None = None
+) -> Ticket:
+    """补充描述: the reporter adds to an open order's description; what was there stays and the
+    addition is stamped with its time."""
+    now = _now(now)
+    role = _require(by, "add_description", ticket)
+    if not ticket.is_open:
+        raise InvalidState()
+    text = _text(text, "description_addition", max_length=2000)
+    before = _snapshot(ticket)
+    stamp = timezone.localtime(now).strftime("%Y-%m-%d %H:%M")
+    ticket.description = f"{ticket.description}\n\n[{_('补充')} {stamp}] {text}"
+    _save(ticket, before)
+    _audit(
+        ticket,
+        transition="add_description",
+        source=ticket.state,
+        by=by,
+        role=role,
+        now=now,
+        comment=text,
+    )
+    return ticket
+
+
+@transaction.atomic
 def ticket_comment(*, ticket: Ticket, by: User, body: str, now: datetime | None = None):
     now = _now(now)
     _require(by, "comment", ticket)
@@ -1214,6 +1296,7 @@ def ticket_chase(*, ticket: Ticket, by: User, note: str = "", now: datetime | No
     )
     Ticket.objects.filter(pk=ticket.pk).update(chase_count=F("chase_count") + 1)
     ticket.chase_count += 1
+    notify_chase(ticket=ticket, chase=chase, by=by, now=now)
     return chase
 
 
@@ -1230,3 +1313,18 @@ def ticket_supervise(*, ticket: Ticket, by: User | None, note: str, now: datetim
     Ticket.objects.filter(pk=ticket.pk).update(supervise_count=F("supervise_count") + 1)
     ticket.supervise_count += 1
     return row
+
+
+@transaction.atomic
+def tickets_supervise_by_system(*, tickets: Iterable[Ticket], note: str, now: datetime) -> int:
+    """督办 by the SLA engine when clocks breach: ticket_supervise(by=None) for many open
+    orders at once (one insert and one update, not two queries per order)."""
+    note = _text(note, "note")
+    targets = [t for t in tickets if t.is_open]
+    Supervision.objects.bulk_create(
+        [Supervision(ticket=t, by=None, note=note, created_at=now) for t in targets]
+    )
+    Ticket.objects.filter(pk__in=[t.pk for t in targets]).update(
+        supervise_count=F("supervise_count") + 1
+    )
+    return len(targets)

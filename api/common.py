@@ -1,0 +1,162 @@
+"""Plumbing shared by the API views: loading an order through the visibility selector,
+ETag / If-Match, and Idempotency-Key replay for writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Prefetch
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from sla.models import Clock
+from workorders.errors import Conflict, Stale
+from workorders.models import IdempotencyRecord, Ticket
+from workorders.selectors import tickets_visible_to
+
+from .serializers import TicketDetailSerializer
+
+MAX_ID = 2**63 - 1
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+def detail_queryset(user, base=None):
+    return (
+        tickets_visible_to(user, base)
+        .select_related("category__parent", "department", "handler", "reporter")
+        .select_related("repeat_of", "duplicate_of")
+        .prefetch_related(
+            Prefetch(
+                "clocks",
+                queryset=Clock.objects.select_related("department").order_by("started_at", "id"),
+            ),
+            "co_departments",
+        )
+    )
+
+
+def get_ticket(request, number: str, *, lock: bool = False) -> Ticket:
+    """The order by number if the user may see it, else 404 (never 403: no probing).
+    With `lock`, the row is locked for the rest of the transaction (PostgreSQL)."""
+    if len(number) > 16:
+        raise NotFound()
+    qs = tickets_visible_to(request.user).select_related(
+        "category", "department", "handler", "reporter", "promise_clock"
+    )
+    if lock and connection.features.has_select_for_update:
+        qs = (
+            qs.select_for_update(of=("self",))
+            if connection.features.has_select_for_update_of
+            else qs.select_for_update()
+        )
+    ticket = qs.filter(number=number).first()
+    if ticket is None:
+        raise NotFound()
+    return ticket
+
+
+def get_child(qs, pk: str):
+    """A record on the order by id; anything but a positive 64-bit id is a 404 in our shape."""
+    if not (pk.isascii() and pk.isdigit()) or not 1 <= int(pk) <= MAX_ID:
+        raise NotFound()
+    obj = qs.filter(pk=pk).first()
+    if obj is None:
+        raise NotFound()
+    return obj
+
+
+def etag_of(ticket: Ticket) -> str:
+    return f'"{ticket.number}-v{ticket.version}"'
+
+
+def check_if_match(request, ticket: Ticket) -> None:
+    """412 when the client's If-Match names another version of the order."""
+    header = request.headers.get("If-Match")
+    if not header:
+        return
+    tags = [t.strip() for t in header.split(",") if t.strip()]
+    if "*" in tags:
+        return
+    current = etag_of(ticket)
+    if current not in tags and f"W/{current}" not in tags:
+        raise Stale()
+
+
+def ticket_detail_response(request, ticket: Ticket, *, status: int = 200, headers=None):
+    fresh = detail_queryset(request.user).filter(pk=ticket.pk).first()
+    if fresh is None:
+        # The action moved the order out of the user's sight (e.g. re-dispatched elsewhere):
+        # show them the result of what they just did, once.
+        fresh = detail_queryset(request.user, Ticket.objects.filter(pk=ticket.pk)).first()
+        if fresh is None:
+            fresh = (
+                Ticket.objects.select_related("category__parent", "department", "handler")
+                .select_related("reporter", "repeat_of", "duplicate_of")
+                .prefetch_related("clocks__department", "co_departments")
+                .get(pk=ticket.pk)
+            )
+    data = TicketDetailSerializer(fresh, context={"request": request}).data
+    return Response(data, status=status, headers={"ETag": etag_of(fresh), **(headers or {})})
+
+
+def idempotency_key(request) -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 100 or not key.isascii() or not key.isprintable():
+        raise ValidationError(
+            {IDEMPOTENCY_HEADER: [_("幂等键须为 1 到 100 个可打印 ASCII 字符。")]}
+        )
+    return key
+
+
+def _fingerprint(request) -> str:
+    payload = {"m": request.method, "p": request.path, "b": request.data}
+    raw = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def idempotent(request, write, *, ticket: Ticket | None = None) -> Response:
+    """Run `write()` (which returns a Response) once per Idempotency-Key: the same key and
+    request again replays the stored response; the same key with another request is a 422.
+    The key is claimed first, inside the transaction, so a concurrent duplicate waits on the
+    unique index and then replays instead of acting twice."""
+    from workorders.services import idempotency_lookup
+
+    key = idempotency_key(request)
+    if key is None:
+        with transaction.atomic():
+            return write()
+    fingerprint = _fingerprint(request)
+    with transaction.atomic():
+        record = idempotency_lookup(user=request.user, key=key, fingerprint=fingerprint)
+        if record is None:
+            try:
+                with transaction.atomic():
+                    record = IdempotencyRecord.objects.create(
+                        user=request.user, key=key, fingerprint=fingerprint, ticket=ticket
+                    )
+                fresh = True
+            except IntegrityError:
+                record = idempotency_lookup(user=request.user, key=key, fingerprint=fingerprint)
+                fresh = False
+        else:
+            fresh = False
+        if not fresh:
+            if record is None or record.response_status is None:
+                raise Conflict(_("同一请求正在处理中，请稍后刷新查看。"))
+            return Response(
+                record.response_body,
+                status=record.response_status,
+                headers={REPLAY_HEADER: "true"},
+            )
+        response = write()
+        record.response_status = response.status_code
+        record.response_body = response.data
+        record.save(update_fields=["response_status", "response_body"])
+        return response

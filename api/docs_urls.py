@@ -1,0 +1,3 @@
+from .urls import docs_urlpatterns as urlpatterns
+
+__all__ = ["urlpatterns"]

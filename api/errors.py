@@ -1,0 +1,126 @@
+"""One error shape for every API response that is not a success:
+`{"error": {"code": "...", "message": "...", "fields": {...}}}`, the message in the request's
+language. Domain errors carry their own code and status (workorders.errors); DRF's and Django's
+own exceptions are mapped here. Anything else is a bug and stays a 500."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from workorders.errors import DomainError
+
+
+def error_body(code: str, message, fields: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": str(message), "fields": fields or {}}}
+
+
+def _flatten(detail) -> dict[str, list[str]]:
+    """DRF's nested error details as {"field": ["message", ...]} (nested paths dotted)."""
+    out: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), item)
+        elif isinstance(value, list):
+            if all(not isinstance(v, (dict, list)) for v in value):
+                out.setdefault(prefix or "__all__", []).extend(str(v) for v in value)
+            else:
+                for i, item in enumerate(value):
+                    if item:
+                        walk(f"{prefix}.{i}" if prefix else str(i), item)
+        else:
+            out.setdefault(prefix or "__all__", []).append(str(value))
+
+    walk("", detail)
+    return {("__all__" if k == "non_field_errors" else k): v for k, v in out.items()}
+
+
+class InvalidCredentials(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_credentials"
+
+    def __init__(self):
+        super().__init__(detail=_("用户名或密码错误。"))
+
+
+class InvalidCursor(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_cursor"
+
+    def __init__(self):
+        super().__init__(detail=_("分页游标无效，请从第一页重新开始。"))
+
+
+def _messages() -> dict[type, tuple[str, str]]:
+    # Built per call so the messages are translated into the request's language.
+    return {
+        exceptions.ParseError: (
+            "parse_error",
+            _("请求内容无法解析：请发送 UTF-8 编码的合法 JSON。"),
+        ),
+        exceptions.NotAuthenticated: ("not_authenticated", _("请先登录或提供有效的令牌。")),
+        exceptions.AuthenticationFailed: ("authentication_failed", _("身份认证失败，令牌无效。")),
+        exceptions.PermissionDenied: ("forbidden", _("您无权执行此操作。")),
+        exceptions.NotFound: ("not_found", _("未找到，或您无权查看。")),
+        exceptions.UnsupportedMediaType: ("unsupported_media_type", _("不支持的请求内容类型。")),
+    }
+
+
+def exception_handler(exc, context):
+    headers = {}
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return Response(
+            error_body(exc.code, exc.message, exc.fields), status=exc.http_status, headers=headers
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        set_rollback()
+        return Response(
+            error_body("too_large", _("请求内容过大。")),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    elif isinstance(exc, SuspiciousOperation):
+        set_rollback()
+        return Response(error_body("bad_request", _("请求无效。")), status=400)
+    if not isinstance(exc, exceptions.APIException):
+        return None
+
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+
+    fields: dict = {}
+    if isinstance(exc, exceptions.ValidationError):
+        code, message = "invalid", _("输入有误，请检查后重试。")
+        fields = _flatten(exc.detail)
+    elif isinstance(exc, exceptions.Throttled):
+        code = "throttled"
+        message = (
+            _("请求过于频繁，请 %(s)d 秒后再试。") % {"s": int(exc.wait)}
+            if exc.wait
+            else _("请求过于频繁，请稍后再试。")
+        )
+    else:
+        for klass, (code_, message_) in _messages().items():
+            if isinstance(exc, klass):
+                code, message = code_, message_
+                break
+        else:
+            # MethodNotAllowed, NotAcceptable and our own APIExceptions: DRF's (translated)
+            # or our message.
+            code = exc.default_code if isinstance(exc.default_code, str) else "error"
+            message = exc.detail if not isinstance(exc.detail, (list, dict)) else exc.default_detail
+    set_rollback()
+    return Response(error_body(code, message, fields), status=exc.status_code, headers=headers)

@@ -1,0 +1,516 @@
+"""Serializers: shapes only. Validation that matters (phone format, reasons, states, rights)
+lives in the services; these check types and sizes so bad input is a 400, never a 500."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import Department, User
+from accounts.permissions import can_see_full_phone, mask_phone
+from sla.models import SlaStatus
+from workorders.models import (
+    Attachment,
+    Category,
+    CauseCategory,
+    Channel,
+    Chase,
+    Comment,
+    ExtensionRequest,
+    RequestStatus,
+    Satisfaction,
+    Stage,
+    State,
+    Supervision,
+    SuspensionReason,
+    SuspensionRequest,
+    Urgency,
+    VisitOutcome,
+)
+
+MAX_ID = 2**63 - 1
+
+
+class SafePrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key that must be a positive 64-bit integer before it reaches the database."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, str)):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        try:
+            value = int(data)
+        except (TypeError, ValueError):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 1 <= value <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(value)
+
+
+# --------------------------------------------------------------------------- small shapes
+
+
+class UserBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.SerializerMethodField()
+
+    def get_name(self, user) -> str:
+        return user.get_full_name() or user.username
+
+
+class DepartmentBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    code = serializers.CharField()
+
+
+class CategoryBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    path = serializers.CharField(source="path_display")
+
+
+class DepartmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Department
+        fields = ["id", "name", "code", "kind", "parent", "path", "is_active"]
+
+
+class CategorySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    code = serializers.CharField()
+    parent = serializers.IntegerField(source="parent_id", allow_null=True)
+    path = serializers.CharField(source="path_display")
+    default_urgency = serializers.ChoiceField(choices=Urgency.choices)
+    is_active = serializers.BooleanField()
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.SerializerMethodField()
+    roles = serializers.SerializerMethodField()
+    department = DepartmentBriefSerializer(allow_null=True)
+    language = serializers.CharField()
+
+    def get_name(self, user) -> str:
+        return user.get_full_name() or user.username
+
+    def get_roles(self, user) -> list[str]:
+        return sorted(user.roles)
+
+
+# --------------------------------------------------------------------------- orders
+
+
+class CustomerSerializer(serializers.Serializer):
+    name = serializers.CharField(source="customer_name")
+    phone = serializers.SerializerMethodField()
+    phone_masked = serializers.SerializerMethodField()
+    region = serializers.CharField(source="customer_region")
+    star_level = serializers.IntegerField(allow_null=True)
+    is_vip = serializers.BooleanField()
+    is_elderly = serializers.BooleanField()
+    claimed_escalation = serializers.BooleanField()
+
+    def get_phone(self, ticket) -> str:
+        user = self.context["request"].user
+        if can_see_full_phone(user, ticket):
+            return ticket.customer_phone
+        return mask_phone(ticket.customer_phone)
+
+    def get_phone_masked(self, ticket) -> bool:
+        return not can_see_full_phone(self.context["request"].user, ticket)
+
+
+class CustomerDetailSerializer(CustomerSerializer):
+    address = serializers.CharField(source="customer_address")
+
+
+class TicketListSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    summary = serializers.CharField()
+    state = serializers.ChoiceField(choices=State.choices)
+    state_display = serializers.CharField(source="get_state_display")
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    urgency = serializers.ChoiceField(choices=Urgency.choices)
+    category = CategoryBriefSerializer()
+    department = DepartmentBriefSerializer(allow_null=True)
+    handler = UserBriefSerializer(allow_null=True)
+    reporter = UserBriefSerializer()
+    customer = CustomerSerializer(source="*")
+    is_repeat = serializers.BooleanField()
+    is_priority = serializers.BooleanField()
+    reported_at = serializers.DateTimeField()
+    promise_due_at = serializers.DateTimeField(allow_null=True)
+    sla_status = serializers.ChoiceField(choices=SlaStatus.choices, allow_null=True)
+    sla_remaining_seconds = serializers.SerializerMethodField()
+
+    def get_sla_remaining_seconds(self, ticket) -> int | None:
+        remaining = getattr(ticket, "sla_remaining", None)
+        return None if remaining is None else int(remaining.total_seconds())
+
+
+class ClockSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    kind_display = serializers.CharField(source="get_kind_display")
+    department = DepartmentBriefSerializer(allow_null=True)
+    started_at = serializers.DateTimeField()
+    due_at_original = serializers.DateTimeField(source="original_due_at")
+    due_at_effective = serializers.DateTimeField(source="due_at")
+    paused = serializers.BooleanField(source="is_paused")
+    paused_seconds = serializers.IntegerField()
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    voided = serializers.BooleanField()
+    status = serializers.SerializerMethodField()
+    remaining_seconds = serializers.SerializerMethodField()
+    overdue_seconds = serializers.SerializerMethodField()
+    outcome = serializers.CharField(allow_blank=True)
+
+    def _now(self):
+        return self.context.get("now") or timezone.now()
+
+    @extend_schema_field(serializers.ChoiceField(choices=SlaStatus.choices, allow_null=True))
+    def get_status(self, clock):
+        return clock.status(self._now())
+
+    def get_remaining_seconds(self, clock) -> int | None:
+        left = clock.remaining_seconds(self._now())
+        return None if left is None else max(left, 0)
+
+    def get_overdue_seconds(self, clock) -> int | None:
+        left = clock.remaining_seconds(self._now())
+        return None if left is None else max(-left, 0)
+
+
+class CountsSerializer(serializers.Serializer):
+    returns = serializers.IntegerField(source="return_count")
+    returns_rejected = serializers.IntegerField(source="return_rejected_count")
+    redispatches = serializers.IntegerField(source="redispatch_count")
+    redos = serializers.IntegerField(source="redo_count")
+    chases = serializers.IntegerField(source="chase_count")
+    supervisions = serializers.IntegerField(source="supervise_count")
+    suspensions = serializers.IntegerField(source="suspension_count")
+    extensions = serializers.IntegerField(source="extension_count")
+
+
+class TicketDetailSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    version = serializers.IntegerField()
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    title = serializers.CharField()
+    description = serializers.CharField()
+    state = serializers.ChoiceField(choices=State.choices)
+    state_display = serializers.CharField(source="get_state_display")
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    allowed_transitions = serializers.SerializerMethodField()
+    urgency = serializers.ChoiceField(choices=Urgency.choices)
+    urgency_reason = serializers.CharField()
+    category = CategoryBriefSerializer()
+    customer = CustomerDetailSerializer(source="*")
+    reporter = UserBriefSerializer()
+    reported_at = serializers.DateTimeField()
+    department = DepartmentBriefSerializer(allow_null=True)
+    co_departments = DepartmentBriefSerializer(many=True)
+    handler = UserBriefSerializer(allow_null=True)
+    dispatched_at = serializers.DateTimeField(allow_null=True)
+    claimed_at = serializers.DateTimeField(allow_null=True)
+    suspended_until = serializers.DateTimeField(allow_null=True)
+    last_return_reason = serializers.CharField()
+    last_return_ruling = serializers.CharField()
+    replied_at = serializers.DateTimeField(allow_null=True)
+    reply_result = serializers.CharField()
+    reply_cause = serializers.CharField()
+    reply_resolved = serializers.BooleanField(allow_null=True)
+    visit_at = serializers.DateTimeField(allow_null=True)
+    visit_outcome = serializers.CharField()
+    visit_resolved = serializers.BooleanField(allow_null=True)
+    visit_satisfaction = serializers.CharField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    cancel_reason = serializers.CharField()
+    is_repeat = serializers.BooleanField()
+    repeat_of = serializers.CharField(source="repeat_of.number", allow_null=True)
+    duplicate_of = serializers.CharField(source="duplicate_of.number", allow_null=True)
+    promise_due_at = serializers.DateTimeField(allow_null=True)
+    clocks = ClockSerializer(many=True)
+    counts = CountsSerializer(source="*")
+
+    def get_allowed_transitions(self, ticket) -> list[str]:
+        from workorders.selectors import allowed_transitions
+
+        return sorted(allowed_transitions(self.context["request"].user, ticket))
+
+
+class TicketCreateSerializer(serializers.Serializer):
+    category = SafePrimaryKeyRelatedField(queryset=Category.objects.all())
+    customer_phone = serializers.CharField(max_length=20)
+    description = serializers.CharField(max_length=5000)
+    title = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+    urgency_reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    customer_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    customer_address = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    customer_region = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    star_level = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    is_elderly = serializers.BooleanField(required=False)
+    claimed_escalation = serializers.BooleanField(required=False)
+    latitude = serializers.DecimalField(
+        max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False, allow_null=True
+    )
+    longitude = serializers.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        min_value=-180,
+        max_value=180,
+        required=False,
+        allow_null=True,
+    )
+
+
+class TicketPatchSerializer(serializers.Serializer):
+    description_addition = serializers.CharField(max_length=2000, required=False)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+    urgency_reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+def _department_field(**kw):
+    return SafePrimaryKeyRelatedField(queryset=Department.objects.all(), **kw)
+
+
+def _user_field(**kw):
+    return SafePrimaryKeyRelatedField(queryset=User.objects.all(), **kw)
+
+
+class DispatchSerializer(serializers.Serializer):
+    department = _department_field()
+    co_departments = serializers.ListField(child=_department_field(), required=False, max_length=20)
+    comment = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class ClaimSerializer(serializers.Serializer):
+    handler = _user_field(required=False, allow_null=True)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, allow_blank=True)
+
+
+class RuleReturnSerializer(serializers.Serializer):
+    uphold = serializers.BooleanField()
+    department = _department_field(required=False, allow_null=True)
+    comment = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class RedispatchSerializer(serializers.Serializer):
+    department = _department_field()
+    reason = serializers.CharField(max_length=500, allow_blank=True)
+
+
+class SuspendSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=SuspensionReason.choices)
+    until = serializers.DateTimeField()
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class EmptySerializer(serializers.Serializer):
+    pass
+
+
+class ReplySerializer(serializers.Serializer):
+    result = serializers.CharField(max_length=5000, allow_blank=True)
+    cause = serializers.ChoiceField(choices=CauseCategory.choices)
+    resolved = serializers.BooleanField()
+
+
+class CloseSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=VisitOutcome.choices)
+    resolved = serializers.BooleanField(required=False, allow_null=True, default=None)
+    satisfaction = serializers.ChoiceField(
+        choices=Satisfaction.choices, required=False, allow_blank=True, default=""
+    )
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class RedoSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, allow_blank=True)
+    duplicate_of = serializers.CharField(
+        max_length=16, required=False, allow_blank=True, help_text="Number of the earlier order"
+    )
+
+
+# --------------------------------------------------------------------------- records
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    author = UserBriefSerializer(read_only=True)
+    body = serializers.CharField(max_length=2000)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "author", "body", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    uploaded_by = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "uploaded_by", "original_name", "content_type", "size", "created_at"]
+        read_only_fields = fields
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    files = serializers.ListField(
+        child=serializers.FileField(max_length=200, allow_empty_file=True), max_length=6
+    )
+
+
+class ChaseSerializer(serializers.ModelSerializer):
+    by = UserBriefSerializer(read_only=True)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+    class Meta:
+        model = Chase
+        fields = ["id", "by", "note", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class SupervisionSerializer(serializers.ModelSerializer):
+    by = UserBriefSerializer(read_only=True, allow_null=True)
+    note = serializers.CharField(max_length=500, allow_blank=True)
+
+    class Meta:
+        model = Supervision
+        fields = ["id", "by", "note", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class ExtensionSerializer(serializers.ModelSerializer):
+    requested_by = UserBriefSerializer(read_only=True)
+    decided_by = UserBriefSerializer(read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=RequestStatus.choices, read_only=True)
+
+    class Meta:
+        model = ExtensionRequest
+        fields = [
+            "id",
+            "requested_by",
+            "requested_at",
+            "hours",
+            "reason",
+            "status",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+        ]
+        read_only_fields = fields
+
+
+class ExtensionRequestSerializer(serializers.Serializer):
+    hours = serializers.IntegerField(min_value=1, max_value=24 * 30)
+    reason = serializers.CharField(max_length=500, allow_blank=True)
+
+
+class DecisionSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class SuspensionSerializer(serializers.ModelSerializer):
+    requested_by = UserBriefSerializer(read_only=True)
+    decided_by = UserBriefSerializer(read_only=True, allow_null=True)
+    status = serializers.ChoiceField(choices=RequestStatus.choices, read_only=True)
+    reason = serializers.ChoiceField(choices=SuspensionReason.choices, read_only=True)
+
+    class Meta:
+        model = SuspensionRequest
+        fields = [
+            "id",
+            "requested_by",
+            "requested_at",
+            "reason",
+            "note",
+            "until",
+            "status",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+        ]
+        read_only_fields = fields
+
+
+class TimelineItemSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    type = serializers.ChoiceField(
+        choices=[
+            "transition",
+            "comment",
+            "attachment",
+            "chase",
+            "supervision",
+            "sla_event",
+            "notification",
+        ]
+    )
+    name = serializers.CharField(required=False, help_text="Transition or action name")
+    role = serializers.CharField(required=False)
+    actor = UserBriefSerializer(allow_null=True)
+    text = serializers.CharField(allow_blank=True)
+    source = serializers.CharField(required=False, allow_blank=True)
+    target = serializers.CharField(required=False, allow_blank=True)
+
+
+class NotificationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    body = serializers.CharField()
+    ticket = serializers.CharField(source="ticket.number", allow_null=True)
+    created_at = serializers.DateTimeField()
+    read_at = serializers.DateTimeField(allow_null=True)
+
+
+class NotificationReadSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        max_length=1000,
+        help_text="Omit to mark all unread notifications read",
+    )
+
+
+class NotificationReadResultSerializer(serializers.Serializer):
+    marked = serializers.IntegerField()
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class AssignSerializer(serializers.Serializer):
+    handler = SafePrimaryKeyRelatedField(queryset=User.objects.all())
+
+
+class CoHandlingSerializer(serializers.Serializer):
+    departments = serializers.ListField(
+        child=SafePrimaryKeyRelatedField(queryset=Department.objects.all()),
+        min_length=1,
+        max_length=20,
+    )
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True)

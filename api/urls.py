@@ -1,0 +1,77 @@
+"""/api/v1/ routes. Self-contained: other apps may include their own routes under /api/v1/
+before these."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import records
+from .auth import TokenView
+from .views import (
+    TRANSITIONS,
+    PingView,
+    TicketDetail,
+    TicketList,
+    UnknownTransition,
+    transition_view,
+)
+
+T = "tickets/<str:number>/"
+
+urlpatterns = [
+    path("ping/", PingView.as_view(), name="api-ping"),
+    path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("me/", records.MeView.as_view(), name="api-me"),
+    path("categories/", records.CategoriesView.as_view(), name="api-categories"),
+    path("departments/", records.DepartmentsView.as_view(), name="api-departments"),
+    path("notifications/", records.NotificationsView.as_view(), name="api-notifications"),
+    path(
+        "notifications/read/",
+        records.NotificationsReadView.as_view(),
+        name="api-notifications-read",
+    ),
+    path("tickets/", TicketList.as_view(), name="api-tickets"),
+    path(T, TicketDetail.as_view(), name="api-ticket"),
+    *[
+        path(f"{T}transitions/{name}/", transition_view(name).as_view(), name=f"api-t-{name}")
+        for name in TRANSITIONS
+    ],
+    path(f"{T}transitions/<str:name>/", UnknownTransition.as_view()),
+    path(f"{T}redo/decline/", records.DeclineRedoView.as_view(), name="api-redo-decline"),
+    path(f"{T}timeline/", records.TimelineView.as_view(), name="api-timeline"),
+    path(f"{T}comments/", records.CommentsView.as_view(), name="api-comments"),
+    path(f"{T}attachments/", records.AttachmentsView.as_view(), name="api-attachments"),
+    path(f"{T}chases/", records.ChasesView.as_view(), name="api-chases"),
+    path(f"{T}supervisions/", records.SupervisionsView.as_view(), name="api-supervisions"),
+    path(f"{T}assignment/", records.AssignView.as_view(), name="api-assign"),
+    path(f"{T}cohandlings/", records.CoHandlingView.as_view(), name="api-cohandlings"),
+    path(f"{T}extensions/", records.ExtensionsView.as_view(), name="api-extensions"),
+    path(
+        f"{T}extensions/<str:pk>/approve/",
+        records.ExtensionApproveView.as_view(),
+        name="api-extension-approve",
+    ),
+    path(
+        f"{T}extensions/<str:pk>/refuse/",
+        records.ExtensionRefuseView.as_view(),
+        name="api-extension-refuse",
+    ),
+    path(f"{T}suspensions/", records.SuspensionsView.as_view(), name="api-suspensions"),
+    path(
+        f"{T}suspensions/<str:pk>/approve/",
+        records.SuspensionApproveView.as_view(),
+        name="api-suspension-approve",
+    ),
+    path(
+        f"{T}suspensions/<str:pk>/refuse/",
+        records.SuspensionRefuseView.as_view(),
+        name="api-suspension-refuse",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="api-v1-schema"),
+]
+
+# Mounted at /api/ (the issue's /api/schema/ and /api/docs/); docs assets are served locally.
+docs_urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

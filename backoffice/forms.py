@@ -1,0 +1,343 @@
+"""Small forms for the order page's buttons and the bulk actions. Each transition form parses
+its inputs and calls exactly one service; the service decides whether it is allowed."""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Department, User
+from accounts.roles import Role
+from workorders import services
+from workorders.models import (
+    CauseCategory,
+    Satisfaction,
+    SuspensionReason,
+    Ticket,
+    VisitOutcome,
+)
+from workorders.selectors import tickets_visible_to
+
+YES_NO = [("", "---------"), ("yes", _("是")), ("no", _("否"))]
+
+
+def _yes_no(value: str) -> bool | None:
+    return {"yes": True, "no": False}.get(value)
+
+
+def active_departments():
+    return Department.objects.filter(is_active=True).order_by("path")
+
+
+class DepartmentChoiceField(forms.ModelChoiceField):
+    """Departments shown as an indented tree."""
+
+    def label_from_instance(self, obj: Department) -> str:
+        return "\u3000" * max(obj.depth - 1, 0) + obj.name
+
+
+class DepartmentMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Department) -> str:
+        return "\u3000" * max(obj.depth - 1, 0) + obj.name
+
+
+def handler_candidates(department: Department | None):
+    """Active handlers and leads of the department's subtree or of the lines above it (the
+    service checks membership again; this only keeps the list short)."""
+    users = User.objects.filter(
+        is_active=True, groups__name__in=[Role.HANDLER, Role.LEAD]
+    ).select_related("department")
+    if department is None:
+        return users.none()
+    parts = [p for p in department.path.split("/") if p]
+    ancestors = ["".join(p + "/" for p in parts[:i]) for i in range(1, len(parts) + 1)]
+    return (
+        users.filter(
+            Q(department__path__startswith=department.path) | Q(department__path__in=ancestors)
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+class TransitionForm(forms.Form):
+    """Base: `submit()` calls the service and returns a success message."""
+
+    label = ""
+    success_message = _("操作成功。")
+
+    def __init__(self, *args, ticket: Ticket, user: User, **kwargs):
+        self.ticket = ticket
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def submit(self) -> str:
+        raise NotImplementedError
+
+
+class DispatchForm(TransitionForm):
+    label = _("派单")
+    success_message = _("已派单。")
+    department = DepartmentChoiceField(active_departments(), label=_("责任部门"))
+    co_departments = DepartmentMultipleChoiceField(
+        active_departments(), label=_("协办部门"), required=False
+    )
+    comment = forms.CharField(
+        label=_("说明"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def submit(self) -> str:
+        d = self.cleaned_data
+        services.ticket_dispatch(
+            ticket=self.ticket,
+            by=self.user,
+            department=d["department"],
+            co_departments=d["co_departments"],
+            comment=d["comment"],
+        )
+        return self.success_message
+
+
+class ClaimForm(TransitionForm):
+    label = _("签收")
+    success_message = _("已签收（报到）。")
+    handler = forms.ModelChoiceField(User.objects.none(), label=_("处理人"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["handler"].queryset = handler_candidates(self.ticket.department)
+
+    def submit(self) -> str:
+        services.ticket_claim(
+            ticket=self.ticket, by=self.user, handler=self.cleaned_data["handler"]
+        )
+        return self.success_message
+
+
+class ReasonForm(TransitionForm):
+    reason = forms.CharField(
+        label=_("原因"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class RequestReturnForm(ReasonForm):
+    label = _("退单")
+    success_message = _("已申请退单，等待调度裁定。")
+
+    def submit(self) -> str:
+        services.ticket_request_return(
+            ticket=self.ticket, by=self.user, reason=self.cleaned_data["reason"]
+        )
+        return self.success_message
+
+
+class RuleReturnForm(TransitionForm):
+    label = _("裁定退单")
+    success_message = _("已裁定退单。")
+    ruling = forms.ChoiceField(
+        label=_("裁定"),
+        choices=[("uphold", _("退单成立，改派新部门")), ("reject", _("退单驳回，退回原部门"))],
+        widget=forms.RadioSelect,
+    )
+    department = DepartmentChoiceField(active_departments(), label=_("新责任部门"), required=False)
+    comment = forms.CharField(
+        label=_("说明"), required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def submit(self) -> str:
+        d = self.cleaned_data
+        services.ticket_rule_return(
+            ticket=self.ticket,
+            by=self.user,
+            uphold=d["ruling"] == "uphold",
+            department=d["department"],
+            comment=d["comment"],
+        )
+        return self.success_message
+
+
+class RedispatchForm(ReasonForm):
+    label = _("转派")
+    success_message = _("已转派。")
+    department = DepartmentChoiceField(active_departments(), label=_("新责任部门"))
+    field_order = ["department", "reason"]
+
+    def submit(self) -> str:
+        d = self.cleaned_data
+        services.ticket_redispatch(
+            ticket=self.ticket, by=self.user, department=d["department"], reason=d["reason"]
+        )
+        return self.success_message
+
+
+class SuspendForm(TransitionForm):
+    label = _("挂起")
+    success_message = _("已挂起，承诺时限暂停计时。")
+    reason = forms.ChoiceField(label=_("客户方原因"), choices=SuspensionReason.choices)
+    until = forms.DateTimeField(
+        label=_("挂起至"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    note = forms.CharField(label=_("说明"), required=False, max_length=500)
+
+    def submit(self) -> str:
+        d = self.cleaned_data
+        services.ticket_suspend(
+            ticket=self.ticket, by=self.user, reason=d["reason"], until=d["until"], note=d["note"]
+        )
+        return self.success_message
+
+
+class ResumeForm(TransitionForm):
+    label = _("解挂")
+    success_message = _("已解挂，承诺时限恢复计时。")
+
+    def submit(self) -> str:
+        services.ticket_resume(ticket=self.ticket, by=self.user)
+        return self.success_message
+
+
+class ReplyForm(TransitionForm):
+    label = _("回单")
+    success_message = _("已回单，等待回访。")
+    result = forms.CharField(label=_("处理结果"), widget=forms.Textarea(attrs={"rows": 4}))
+    cause = forms.ChoiceField(label=_("原因分类"), choices=CauseCategory.choices)
+    resolved = forms.ChoiceField(label=_("自评已解决"), choices=YES_NO)
+
+    def submit(self) -> str:
+        d = self.cleaned_data
+        services.ticket_reply(
+            ticket=self.ticket,
+            by=self.user,
+            result=d["result"],
+            cause=d["cause"],
+            resolved=_yes_no(d["resolved"]),
+        )
+        return self.success_message
+
+
+class RejectReplyForm(ReasonForm):
+    label = _("驳回回单")
+    success_message = _("已驳回回单，工单退回处理中。")
+
+    def submit(self) -> str:
+        services.ticket_reject_reply(
+            ticket=self.ticket, by=self.user, reason=self.cleaned_data["reason"]
+        )
+        return self.success_message
+
+
+class CloseForm(TransitionForm):
+    label = _("回访办结")
+    success_message = _("已回访办结。")
+    outcome = forms.ChoiceField(
+        label=_("回访结果"),
+        choices=[
+            (VisitOutcome.SUCCESS, VisitOutcome.SUCCESS.label),
+            (VisitOutcome.UNREACHABLE, VisitOutcome.UNREACHABLE.label),
+        ],
+    )
+    resolved = forms.ChoiceField(label=_("客户确认已解决"), choices=YES_NO, required=False)
+    satisfaction = forms.ChoiceField(
+        label=_("满意度"), choices=[("", "---------"), *Satisfaction.choices], required=False
+    )
+    note = forms.CharField(label=_("回访备注"), required=False, max_length=500)
+
+    def submit(self) -> str:
+        d = self.cleaned_data
+        # ticket_visit closes on a satisfied, resolved visit and proposes a redo otherwise.
+        services.ticket_visit(
+            ticket=self.ticket,
+            by=self.user,
+            outcome=d["outcome"],
+            resolved=_yes_no(d["resolved"]),
+            satisfaction=d["satisfaction"],
+            note=d["note"],
+        )
+        if self.ticket.state == "closed":
+            return self.success_message
+        return str(_("客户不满意或未解决，已提交重办申请，等待督办确认。"))
+
+
+class RedoForm(TransitionForm):
+    label = _("确认重办")
+    success_message = _("已确认重办，工单退回处理中。")
+    reason = forms.CharField(label=_("原因"), required=False, max_length=500)
+
+    def submit(self) -> str:
+        services.ticket_redo(ticket=self.ticket, by=self.user, reason=self.cleaned_data["reason"])
+        return self.success_message
+
+
+class CancelForm(ReasonForm):
+    label = _("作废")
+    success_message = _("已作废。")
+    duplicate_of = forms.CharField(label=_("重复于（工单号）"), required=False, max_length=16)
+
+    def clean_duplicate_of(self):
+        number = self.cleaned_data["duplicate_of"].strip()
+        if not number:
+            return None
+        found = tickets_visible_to(self.user).filter(number=number).first()
+        if found is None:
+            raise forms.ValidationError(_("找不到该工单号。"))
+        return found
+
+    def submit(self) -> str:
+        d = self.cleaned_data
+        services.ticket_cancel(
+            ticket=self.ticket, by=self.user, reason=d["reason"], duplicate_of=d["duplicate_of"]
+        )
+        return self.success_message
+
+
+class AssignForm(TransitionForm):
+    label = _("指派处理人")
+    success_message = _("已指派处理人。")
+    handler = forms.ModelChoiceField(User.objects.none(), label=_("处理人"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["handler"].queryset = handler_candidates(self.ticket.department)
+
+    def submit(self) -> str:
+        services.ticket_assign(
+            ticket=self.ticket, by=self.user, handler=self.cleaned_data["handler"]
+        )
+        return self.success_message
+
+
+# Transition name (as the FSM and allowed_transitions() call it) → its form.
+TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
+    "dispatch": DispatchForm,
+    "claim": ClaimForm,
+    "request_return": RequestReturnForm,
+    "rule_return": RuleReturnForm,
+    "redispatch": RedispatchForm,
+    "suspend": SuspendForm,
+    "resume": ResumeForm,
+    "reply": ReplyForm,
+    "reject_reply": RejectReplyForm,
+    "close": CloseForm,
+    "redo": RedoForm,
+    "cancel": CancelForm,
+}
+# Actions on the order that are records, not transitions (shown when `may()` allows them).
+ACTION_FORMS: dict[str, type[TransitionForm]] = {"assign": AssignForm}
+
+
+class DecisionForm(forms.Form):
+    note = forms.CharField(label=_("审批意见"), required=False, max_length=500)
+
+
+class BulkDepartmentForm(forms.Form):
+    department = DepartmentChoiceField(active_departments(), label=_("责任部门"))
+
+
+class BulkHandlerForm(forms.Form):
+    handler = forms.ModelChoiceField(User.objects.none(), label=_("处理人"))
+
+    def __init__(self, *args, user: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["handler"].queryset = handler_candidates(user.department)

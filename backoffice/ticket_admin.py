@@ -1,0 +1,518 @@
+"""The order (工单) admin: each user's queue, most urgent first, with buttons for exactly the
+transitions they may take now. Every change goes through `workorders.services`."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.db.models import Q
+from django.db.models.functions import Right
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accounts.permissions import can_see_full_phone, mask_phone, may
+from workorders import services
+from workorders.models import RequestStatus, Stage, Ticket
+from workorders.selectors import allowed_transitions, ticket_timeline, tickets_visible_to
+
+from . import views
+from .display import format_duration, sla_badge_html  # noqa: F401
+from .filters import (
+    EscalationFilter,
+    FlagFilter,
+    HandlerFilter,
+    PendingApprovalFilter,
+    PeriodFilter,
+    ScopeFilter,
+    SlaStatusFilter,
+    StageFilter,
+)
+from .forms import ACTION_FORMS, TRANSITION_FORMS, BulkDepartmentForm, BulkHandlerForm
+from .paginator import CappedCountPaginator
+
+BULK_LIMIT = 500
+
+# Audit-row names (transitions and recorded actions) as people say them.
+ACTION_LABELS = {
+    "report": _("吹哨"),
+    "dispatch": _("派单"),
+    "claim": _("签收"),
+    "assign": _("指派"),
+    "request_return": _("退单"),
+    "rule_return": _("裁定退单"),
+    "redispatch": _("转派"),
+    "suspend": _("挂起"),
+    "resume": _("解挂"),
+    "reply": _("回单"),
+    "reject_reply": _("驳回回单"),
+    "close": _("回访办结"),
+    "redo": _("重办"),
+    "propose_redo": _("申请重办"),
+    "cancel": _("作废"),
+    "extend": _("延期"),
+    "cohandle": _("协办"),
+    "change_urgency": _("调整紧急程度"),
+}
+TIMELINE_TYPES = {
+    "transition": _("流转"),
+    "comment": _("备注"),
+    "attachment": _("图片"),
+    "chase": _("催办"),
+    "supervision": _("督办"),
+    "sla_event": _("时限"),
+    "notification": _("通知"),
+}
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    # The remaining-time badge sits next to the number so it stays in view on a laptop.
+    list_display = [
+        "number",
+        "sla_badge",
+        "urgency_display",
+        "flags_display",
+        "summary_display",
+        "state",
+        "category",
+        "department",
+        "handler",
+        "promise_due_at",
+        "reported_at",
+    ]
+    list_display_links = ["number"]
+    list_filter = [
+        "state",
+        StageFilter,
+        "urgency",
+        SlaStatusFilter,
+        ScopeFilter,
+        PendingApprovalFilter,
+        PeriodFilter,
+        EscalationFilter,
+        FlagFilter,
+        "category",
+        "department",
+        HandlerFilter,
+    ]
+    date_hierarchy = "reported_at"
+    # The search box appears when search_fields is set; get_search_results does the work.
+    search_fields = ["number"]
+    search_help_text = _("工单号、客户电话（完整号码或后四位）、客户姓名、标题或描述")
+    list_select_related = ["category", "category__parent", "department", "handler"]
+    # DESIGN.md §5: urgent first, then VIP/elderly/claimed-escalation/repeat, then nearest due.
+    ordering = ["-is_urgent", "-is_priority", "promise_due_at", "id"]
+    list_per_page = 50
+    list_max_show_all = 200
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
+    actions = ["dispatch_to_department", "claim_selected", "assign_handler", "approve_extensions"]
+    fieldsets = (
+        (
+            _("工单"),
+            {
+                "fields": (
+                    "number",
+                    "state",
+                    "stage_display",
+                    "channel",
+                    ("reporter", "reporter_department"),
+                    "reported_at",
+                    "category",
+                    ("urgency", "urgency_reason"),
+                    "title",
+                    "description",
+                )
+            },
+        ),
+        (
+            _("客户"),
+            {
+                "fields": (
+                    ("customer_name", "phone_display"),
+                    "customer_address",
+                    "customer_region",
+                    "flags_display",
+                    "repeat_of",
+                )
+            },
+        ),
+        (
+            _("派单与处理"),
+            {
+                "fields": (
+                    "department",
+                    ("dispatched_at", "dispatched_by"),
+                    ("claimed_at", "claimed_by"),
+                    "handler",
+                    ("return_count", "last_return_reason", "last_return_ruling"),
+                    "redispatch_count",
+                    ("suspended_until", "suspension_count"),
+                    "extension_count",
+                    ("promise_due_at", "sla_badge"),
+                    ("chase_count", "supervise_count", "escalation_level"),
+                )
+            },
+        ),
+        (
+            _("回复与回访"),
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    ("replied_at", "replied_by"),
+                    "reply_result",
+                    ("reply_cause", "reply_resolved"),
+                    ("visit_at", "visit_by"),
+                    ("visit_outcome", "visit_resolved", "visit_satisfaction"),
+                    "visit_note",
+                    "closed_at",
+                    "redo_count",
+                    ("cancelled_at", "cancel_reason", "duplicate_of"),
+                ),
+            },
+        ),
+    )
+    readonly_fields = ["stage_display", "phone_display", "flags_display", "sla_badge"]
+
+    class Media:
+        css = {"all": ["backoffice/backoffice.css"]}
+
+    # ------------------------------------------------------------------ scope and rights
+
+    def get_queryset(self, request):
+        qs = tickets_visible_to(request.user, super().get_queryset(request))
+        return qs.with_sla()
+
+    def has_add_permission(self, request):
+        return False  # orders are reported through the web and the API
+
+    def has_change_permission(self, request, obj=None):
+        # Workflow owns the order: it changes only through the buttons (services).
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_dispatch_permission(self, request):
+        return may(request.user, "dispatch")
+
+    def has_claim_permission(self, request):
+        return may(request.user, "claim")
+
+    def has_assign_permission(self, request):
+        return may(request.user, "assign")
+
+    def has_approve_extension_permission(self, request):
+        return may(request.user, "approve_extension")
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._viewer = request.user  # for phone_display (a ModelAdmin is shared by threads)
+        return obj
+
+    def _object_or_404(self, request, object_id) -> Ticket:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        return obj
+
+    # ------------------------------------------------------------------ search
+
+    def get_search_results(self, request, queryset, search_term):
+        """Number (full or prefix), phone (full, or the last four digits), customer name,
+        title or description."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if re.fullmatch(r"[Gg][Dd]\d{0,14}", term):
+            term = term.upper()
+            if len(term) == 16:
+                return queryset.filter(number=term), False
+            return queryset.filter(number__startswith=term), False
+        digits = re.sub(r"[\s\-]", "", term)
+        if digits.isdigit():
+            if len(digits) == 4:
+                # Matches the expression index ticket_phone_last4.
+                return (
+                    queryset.annotate(phone_last4=Right("customer_phone", 4)).filter(
+                        phone_last4=digits
+                    ),
+                    False,
+                )
+            return queryset.filter(Q(customer_phone=term) | Q(customer_phone=digits)), False
+        return (
+            queryset.filter(
+                Q(customer_name__icontains=term)
+                | Q(title__icontains=term)
+                | Q(description__icontains=term)
+            ),
+            False,
+        )
+
+    # ------------------------------------------------------------------ columns
+
+    @admin.display(description=_("标题/摘要"))
+    def summary_display(self, obj: Ticket) -> str:
+        return obj.summary
+
+    @admin.display(description=_("紧急程度"), ordering="-is_urgent")
+    def urgency_display(self, obj: Ticket):
+        cls = "bo-urgent" if obj.is_urgent else "bo-general"
+        return format_html('<span class="{}">{}</span>', cls, obj.get_urgency_display())
+
+    @admin.display(description=_("标记"), ordering="-is_priority")
+    def flags_display(self, obj: Ticket):
+        flags = []
+        if obj.is_vip:
+            flags.append(("vip", gettext("VIP")))
+        if obj.is_elderly:
+            flags.append(("elderly", gettext("老年")))
+        if obj.claimed_escalation:
+            flags.append(("escalation", gettext("声称升级")))
+        if obj.is_repeat:
+            flags.append(("repeat", gettext("重复")))
+        if not flags:
+            return ""
+        return format_html_join(" ", '<span class="bo-flag bo-flag-{}">{}</span>', flags)
+
+    @admin.display(description=_("剩余时间"), ordering="promise_due_at")
+    def sla_badge(self, obj: Ticket):
+        status = getattr(obj, "sla_status", None)
+        remaining = getattr(obj, "sla_remaining", None)
+        return sla_badge_html(status, remaining)
+
+    @admin.display(description=_("阶段"))
+    def stage_display(self, obj: Ticket) -> str:
+        return Stage(obj.stage).label
+
+    @admin.display(description=_("客户电话"))
+    def phone_display(self, obj: Ticket) -> str:
+        viewer = getattr(obj, "_viewer", None)
+        if viewer is not None and can_see_full_phone(viewer, obj):
+            return obj.customer_phone
+        return mask_phone(obj.customer_phone)
+
+    # ------------------------------------------------------------------ order page
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        ticket = self._object_or_404(request, object_id)
+        context = {**self.order_page_context(request, ticket), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._object_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._object_or_404(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def order_page_context(self, request, ticket: Ticket) -> dict:
+        user = request.user
+        now = timezone.now()
+        base = f"admin:{self.opts.app_label}_{self.opts.model_name}"
+        transitions = [
+            {
+                "name": name,
+                "label": TRANSITION_FORMS[name].label,
+                "url": reverse(f"{base}_transition", args=[ticket.pk, name]),
+            }
+            for name in allowed_transitions(user, ticket)
+            if name in TRANSITION_FORMS
+        ]
+        if ticket.is_open:
+            transitions += [
+                {
+                    "name": name,
+                    "label": form.label,
+                    "url": reverse(f"{base}_transition", args=[ticket.pk, name]),
+                }
+                for name, form in ACTION_FORMS.items()
+                if may(user, name, ticket)
+            ]
+        clocks = list(ticket.clocks.select_related("department").order_by("started_at", "id"))
+        for clock in clocks:
+            clock.current_status = clock.status(now)
+            rem = clock.remaining_seconds(now)
+            clock.badge = sla_badge_html(
+                clock.current_status, None if rem is None else timedelta(seconds=rem)
+            )
+        may_decide_ext = may(user, "approve_extension", ticket)
+        may_decide_sus = may(user, "suspend", ticket)
+        extensions = list(ticket.extensions.select_related("requested_by", "decided_by"))
+        for ext in extensions:
+            ext.can_decide = ext.status == RequestStatus.PENDING and may_decide_ext
+        suspensions = list(ticket.suspensions.select_related("requested_by", "decided_by"))
+        for sus in suspensions:
+            sus.can_decide = sus.status == RequestStatus.PENDING and may_decide_sus
+        attachments = [
+            {
+                "obj": a,
+                "url": reverse(f"{base}_attachment", args=[ticket.pk, a.pk]),
+                "is_image": (a.content_type or "").startswith("image/"),
+            }
+            for a in ticket.attachments.select_related("uploaded_by")
+        ]
+        timeline = ticket_timeline(ticket, user=user)
+        for item in timeline:
+            item["type_label"] = TIMELINE_TYPES.get(item["type"], item["type"])
+            if item["type"] == "transition":
+                item["name_label"] = ACTION_LABELS.get(item["name"], item["name"])
+        return {
+            "bo_transitions": transitions,
+            "bo_clocks": clocks,
+            "bo_extensions": extensions,
+            "bo_suspensions": suspensions,
+            "bo_attachments": attachments,
+            "bo_timeline": timeline,
+            "bo_decision_base": reverse(f"{base}_change", args=[ticket.pk]),
+            "bo_sla_badge": self.sla_badge(ticket),
+            "bo_dashboard_url": reverse(f"{base}_dashboard"),
+        }
+
+    def changelist_view(self, request, extra_context=None):
+        base = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        presets = [
+            (_("本部门待签收"), "?scope=my_department&state__exact=dispatched"),
+            (_("临期"), "?sla=at_risk"),
+            (_("已超时"), "?sla=breached"),
+            (_("待我审批"), "?pending=any"),
+        ]
+        context = {
+            "bo_presets": [{"label": label, "url": base + qs} for label, qs in presets],
+            "bo_dashboard_url": reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_dashboard"
+            ),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    # ------------------------------------------------------------------ extra URLs
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+
+        def bind(fn):
+            def view(request, *args, **kwargs):
+                if not self.has_view_permission(request):
+                    raise Http404
+                return fn(self, request, *args, **kwargs)
+
+            return wrap(view)
+
+        return [
+            path("dashboard/", bind(views.dashboard_view), name="{}_{}_dashboard".format(*info)),
+            path(
+                "<path:object_id>/do/<slug:name>/",
+                bind(views.transition_view),
+                name="{}_{}_transition".format(*info),
+            ),
+            path(
+                "<path:object_id>/decide/<slug:kind>/<int:request_id>/<slug:decision>/",
+                bind(views.decision_view),
+                name="{}_{}_decide".format(*info),
+            ),
+            path(
+                "<path:object_id>/attachment/<int:attachment_id>/",
+                bind(views.attachment_view),
+                name="{}_{}_attachment".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    # ------------------------------------------------------------------ bulk actions
+
+    def _too_many(self, request, queryset) -> bool:
+        if queryset.order_by().values("pk")[: BULK_LIMIT + 1].count() > BULK_LIMIT:
+            self.message_user(
+                request,
+                gettext("一次最多处理 %(n)d 张工单，请缩小范围。") % {"n": BULK_LIMIT},
+                level="error",
+            )
+            return True
+        return False
+
+    def _bulk_form(self, request, queryset, form, action: str, title: str):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "title": title,
+            "form": form,
+            "tickets": list(queryset.order_by("number")),
+            "action": action,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "backoffice/bulk_form.html", context)
+
+    @admin.action(description=_("派往部门…"), permissions=["dispatch"])
+    def dispatch_to_department(self, request, queryset):
+        if self._too_many(request, queryset):
+            return None
+        form = BulkDepartmentForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            department = form.cleaned_data["department"]
+            views.bulk_apply(
+                request,
+                queryset.order_by("number"),
+                lambda t: services.ticket_dispatch(
+                    ticket=t, by=request.user, department=department
+                ),
+                gettext("已派往%(dept)s") % {"dept": department.name},
+            )
+            return None
+        return self._bulk_form(
+            request, queryset, form, "dispatch_to_department", gettext("派往部门")
+        )
+
+    @admin.action(description=_("签收所选工单"), permissions=["claim"])
+    def claim_selected(self, request, queryset):
+        if self._too_many(request, queryset):
+            return None
+        views.bulk_apply(
+            request,
+            queryset.order_by("number"),
+            lambda t: services.ticket_claim(ticket=t, by=request.user),
+            gettext("已签收"),
+        )
+        return None
+
+    @admin.action(description=_("指派处理人…"), permissions=["assign"])
+    def assign_handler(self, request, queryset):
+        if self._too_many(request, queryset):
+            return None
+        data = request.POST if "apply" in request.POST else None
+        form = BulkHandlerForm(data, user=request.user)
+        if "apply" in request.POST and form.is_valid():
+            handler = form.cleaned_data["handler"]
+            views.bulk_apply(
+                request,
+                queryset.order_by("number"),
+                lambda t: services.ticket_assign(ticket=t, by=request.user, handler=handler),
+                gettext("已指派给%(user)s") % {"user": handler},
+            )
+            return None
+        return self._bulk_form(request, queryset, form, "assign_handler", gettext("指派处理人"))
+
+    @admin.action(description=_("批准所选工单的延期申请"), permissions=["approve_extension"])
+    def approve_extensions(self, request, queryset):
+        if self._too_many(request, queryset):
+            return None
+        views.bulk_apply(
+            request,
+            queryset.order_by("number"),
+            lambda t: views.approve_pending_extension(t, request.user),
+            gettext("已批准延期"),
+        )
+        return None

@@ -1,0 +1,370 @@
+"""Back-office views wired into the order admin (`TicketAdmin.get_urls`): the transition and
+decision forms of the order page, protected attachment thumbnails, and the department
+dashboard. Thin: parse, call a service or selector, render; domain errors become messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.permissions import may, sees_all_tickets
+from sla.models import Clock, ClockKind, SlaStatus
+from sla.selectors import clock_met_counts, on_time_closure_counts
+from workorders import services
+from workorders.errors import DomainError, Invalid, NotAllowed
+from workorders.models import (
+    OPEN_STATES,
+    ExtensionRequest,
+    RequestStatus,
+    State,
+    SuspensionRequest,
+    Ticket,
+)
+from workorders.selectors import allowed_transitions, tickets_visible_to
+
+from .display import sla_badge_html
+from .filters import local_day_bounds, local_week_start, sla_status_q, week_sign_for_clocks
+from .forms import ACTION_FORMS, TRANSITION_FORMS, DecisionForm
+from .paginator import CappedCountPaginator
+
+
+def error_text(exc: DomainError) -> str:
+    """One line for a message: the error and any field errors it carries."""
+    parts = [str(exc.message)]
+    for msgs in exc.fields.values():
+        parts.extend(str(m) for m in msgs)
+    seen: list[str] = []
+    for p in parts:
+        if p not in seen:
+            seen.append(p)
+    if len(seen) > 1 and seen[0] == str(Invalid.default_message):
+        seen = seen[1:]
+    return " ".join(seen)
+
+
+def visible_ticket_or_404(request: HttpRequest, object_id) -> Ticket:
+    """The order if this user may see it; 404 otherwise (never 403: no probing)."""
+    qs = tickets_visible_to(request.user).select_related(
+        "department", "handler", "category", "promise_clock"
+    )
+    try:
+        return qs.get(pk=int(object_id))
+    except (Ticket.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def change_url(ticket: Ticket) -> str:
+    return reverse("admin:workorders_ticket_change", args=[ticket.pk])
+
+
+def changelist_url(**params) -> str:
+    url = reverse("admin:workorders_ticket_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def _admin_context(model_admin, request, ticket: Ticket | None, title: str) -> dict:
+    return {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "app_label": model_admin.model._meta.app_label,
+        "original": ticket,
+        "title": title,
+        "has_view_permission": True,
+    }
+
+
+def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> HttpResponse:
+    """GET: the small form of a transition (or of an action such as assign); POST: call the
+    service. Domain refusals come back as an error message on the order page."""
+    ticket = visible_ticket_or_404(request, object_id)
+    form_class = TRANSITION_FORMS.get(name) or ACTION_FORMS.get(name)
+    if form_class is None:
+        raise Http404
+    if request.method == "POST":
+        form = form_class(request.POST, ticket=ticket, user=request.user)
+        if form.is_valid():
+            try:
+                message = form.submit()
+            except Invalid as exc:
+                # Bad input: show it on the form; what the user typed stays.
+                known = {k: v for k, v in exc.fields.items() if k in form.fields}
+                for field, msgs in known.items():
+                    for m in msgs:
+                        form.add_error(field, str(m))
+                rest = [str(m) for k, v in exc.fields.items() if k not in known for m in v]
+                if rest or not known:
+                    form.add_error(None, " ".join(rest) or str(exc.message))
+            except DomainError as exc:
+                messages.error(
+                    request,
+                    _("%(number)s：%(error)s")
+                    % {"number": ticket.number, "error": error_text(exc)},
+                )
+                return redirect(change_url(ticket))
+            else:
+                messages.success(
+                    request,
+                    _("%(number)s：%(message)s") % {"number": ticket.number, "message": message},
+                )
+                return redirect(change_url(ticket))
+    else:
+        allowed = (
+            name in allowed_transitions(request.user, ticket)
+            if name in TRANSITION_FORMS
+            else may(request.user, name, ticket)
+        )
+        if not allowed:
+            messages.error(
+                request,
+                _("%(number)s：%(error)s")
+                % {"number": ticket.number, "error": NotAllowed.default_message},
+            )
+            return redirect(change_url(ticket))
+        form = form_class(ticket=ticket, user=request.user)
+    context = _admin_context(
+        model_admin,
+        request,
+        ticket,
+        _("%(action)s：%(number)s") % {"action": form_class.label, "number": ticket.number},
+    )
+    context.update(
+        {
+            "form": form,
+            "ticket": ticket,
+            "action_label": form_class.label,
+            "cancel_url": change_url(ticket),
+        }
+    )
+    return TemplateResponse(request, "backoffice/transition_form.html", context)
+
+
+def decision_view(
+    model_admin, request: HttpRequest, object_id, kind: str, request_id: int, decision: str
+) -> HttpResponse:
+    """Approve or refuse a pending extension or suspension request of this order."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    ticket = visible_ticket_or_404(request, object_id)
+    model = {"extension": ExtensionRequest, "suspension": SuspensionRequest}.get(kind)
+    if model is None or decision not in ("approve", "refuse"):
+        raise Http404
+    req = model.objects.filter(pk=request_id, ticket=ticket).first()
+    if req is None:
+        raise Http404
+    form = DecisionForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        if kind == "extension":
+            services.ticket_decide_extension(
+                request=req, by=request.user, approve=decision == "approve", note=note
+            )
+        elif decision == "approve":
+            services.ticket_approve_suspension(request=req, by=request.user)
+        else:
+            services.ticket_refuse_suspension(request=req, by=request.user, note=note)
+    except DomainError as exc:
+        messages.error(
+            request,
+            _("%(number)s：%(error)s") % {"number": ticket.number, "error": error_text(exc)},
+        )
+    else:
+        done = {
+            ("extension", "approve"): _("已批准延期申请。"),
+            ("extension", "refuse"): _("已驳回延期申请。"),
+            ("suspension", "approve"): _("已批准挂起申请，工单已挂起。"),
+            ("suspension", "refuse"): _("已驳回挂起申请。"),
+        }[(kind, decision)]
+        messages.success(
+            request, _("%(number)s：%(message)s") % {"number": ticket.number, "message": done}
+        )
+    return redirect(change_url(ticket))
+
+
+def attachment_view(model_admin, request: HttpRequest, object_id, attachment_id: int):
+    """An order's photo, only for users who may see the order."""
+    ticket = visible_ticket_or_404(request, object_id)
+    att = ticket.attachments.filter(pk=attachment_id).first()
+    if att is None or not att.file:
+        raise Http404
+    try:
+        handle = att.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(handle, content_type=att.content_type or "application/octet-stream")
+    response["Content-Disposition"] = "inline"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# --------------------------------------------------------------------------- bulk actions
+
+
+def bulk_apply(
+    request: HttpRequest,
+    tickets: Iterable[Ticket],
+    apply: Callable[[Ticket], object],
+    done: str,
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Run `apply` on each order through its service; report per order what succeeded and
+    what was refused and why (one success message, one error message per refusal)."""
+    ok: list[str] = []
+    refused: list[tuple[str, str]] = []
+    for ticket in tickets:
+        try:
+            apply(ticket)
+        except DomainError as exc:
+            refused.append((ticket.number, error_text(exc)))
+        else:
+            ok.append(ticket.number)
+    if ok:
+        messages.success(
+            request,
+            _("%(done)s %(n)d 张：%(numbers)s")
+            % {"done": done, "n": len(ok), "numbers": "、".join(ok)},
+        )
+    for number, why in refused:
+        messages.error(
+            request, _("%(number)s 未执行：%(reason)s") % {"number": number, "reason": why}
+        )
+    return ok, refused
+
+
+def approve_pending_extension(ticket: Ticket, user) -> None:
+    pending = ticket.extensions.filter(status=RequestStatus.PENDING).first()
+    if pending is None:
+        raise Invalid(_("没有待审批的延期申请。"))
+    services.ticket_decide_extension(request=pending, by=user, approve=True)
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+PRIORITY = ("-is_urgent", "-is_priority", "promise_due_at", "id")
+
+
+def _capped_count(qs) -> str:
+    """An exact count up to the cap, else "cap+" (never COUNT(*) over a huge backlog)."""
+    cap = CappedCountPaginator(qs, 1).cap
+    n = qs.order_by().values("pk")[: cap + 1].count()
+    return f"{cap}+" if n > cap else str(n)
+
+
+def _top(qs, n: int = 20) -> tuple[list[Ticket], str]:
+    """The first `n` orders in queue priority (DESIGN.md §5) and the (capped) count. Few
+    matches are fetched by id first, so the planner never walks the whole priority index
+    looking for them (see CappedCountPaginator)."""
+    count = _capped_count(qs)
+    if not count.endswith("+") and int(count) <= CappedCountPaginator.SMALL:
+        ids = list(qs.order_by().values_list("pk", flat=True))
+        qs = qs.filter(pk__in=ids)
+    rows = list(qs.order_by(*PRIORITY)[:n])
+    for t in rows:
+        t.badge = sla_badge_html(t.sla_status, t.sla_remaining)
+    return rows, count
+
+
+def _rate(met: int, total: int) -> str | None:
+    return None if not total else f"{met * 100 / total:.1f}%"
+
+
+def dashboard_view(model_admin, request: HttpRequest) -> HttpResponse:
+    """The department's day at a glance, for the user's scope; every number links to the
+    changelist filtered to the orders behind it."""
+    user = request.user
+    now = timezone.now()
+    scope = tickets_visible_to(user)
+    if not sees_all_tickets(user) and user.department_id:
+        # Leads and handlers: their department's orders (the visible set also holds orders
+        # they reported or handle elsewhere; the dashboard is about the department).
+        scope = scope.filter(department__path__startswith=user.department.path)
+
+    # Open states only: the day's work (closed this week has its own figure below), and the
+    # count stays an index range over open orders instead of the whole history.
+    by_state = dict(
+        scope.filter(state__in=OPEN_STATES).values_list("state").annotate(n=Count("id")).order_by()
+    )
+    base = {} if sees_all_tickets(user) else {"scope": "my_department"}
+
+    def link(**params) -> str:
+        return changelist_url(**base, **params)
+
+    states = [
+        {
+            "label": label,
+            "count": by_state.get(value, 0),
+            "url": link(state__exact=value),
+        }
+        for value, label in State.choices
+        if value in OPEN_STATES
+    ]
+
+    unclaimed = list(
+        Clock.objects.filter(
+            kind=ClockKind.SIGN_FOR,
+            stopped_at__isnull=True,
+            voided=False,
+            ticket__in=scope.filter(state=State.DISPATCHED).values("pk"),
+        )
+        .select_related("ticket", "department")
+        .order_by("due_at")[:20]
+    )
+    for clock in unclaimed:
+        clock.remaining = clock.due_at - now
+
+    sla_scope = scope.select_related("department", "handler", "promise_clock").with_sla(now)
+    at_risk, at_risk_count = _top(sla_scope.filter(sla_status_q(SlaStatus.AT_RISK, now)))
+    breached, breached_count = _top(sla_scope.filter(sla_status_q(SlaStatus.BREACHED, now)))
+    start, end = local_day_bounds(now)
+    due_today = scope.filter(
+        promise_clock__stopped_at__isnull=True,
+        promise_clock__voided=False,
+        promise_due_at__gte=start,
+        promise_due_at__lt=end,
+    )
+    due_today_count = _capped_count(due_today)
+
+    week = local_week_start(now)
+    closed_met, closed = on_time_closure_counts(scope.filter(closed_at__gte=week))
+    eff_met, _eff_closed = on_time_closure_counts(scope.filter(closed_at__gte=week), original=False)
+    sign_met, sign_stopped = clock_met_counts(week_sign_for_clocks(user))
+
+    context = _admin_context(model_admin, request, None, _("部门看板"))
+    context.update(
+        {
+            "department": None if sees_all_tickets(user) else user.department,
+            "states": states,
+            "unclaimed": unclaimed,
+            "unclaimed_count": by_state.get(State.DISPATCHED, 0),
+            "unclaimed_url": link(state__exact=State.DISPATCHED),
+            "at_risk": at_risk,
+            "at_risk_count": at_risk_count,
+            "at_risk_url": link(sla=SlaStatus.AT_RISK),
+            "breached": breached,
+            "breached_count": breached_count,
+            "breached_url": link(sla=SlaStatus.BREACHED),
+            "due_today_count": due_today_count,
+            "due_today_url": link(period="due_today"),
+            "closure_rate": _rate(closed_met, closed),
+            "closure_rate_effective": _rate(eff_met, closed),
+            "closed_week": closed,
+            "closed_week_url": link(period="closed_week"),
+            "response_rate": _rate(sign_met, sign_stopped),
+            "sign_stopped": sign_stopped,
+            "sign_met": sign_met,
+            "signed_week_url": link(period="signed_week"),
+            "week_start": week,
+            "now": now,
+            "one_hour": timedelta(hours=1),
+        }
+    )
+    return TemplateResponse(request, "backoffice/dashboard.html", context)

@@ -1,0 +1,148 @@
+"""Notification texts. Rendered per recipient, in the recipient's language, when the
+notification is created (so the inbox and the email say the same thing)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import translation
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+_translated: dict[tuple[str, str], str] = {}
+
+
+def _(message: str) -> str:
+    """gettext, memoised per language: a sweep renders thousands of these."""
+    key = (translation.get_language() or "", message)
+    try:
+        return _translated[key]
+    except KeyError:
+        value = _translated[key] = translation.gettext(message)
+        return value
+
+
+@contextmanager
+def in_language_of(user):
+    """Render in the user's interface language (the site default when they have none)."""
+    language = getattr(user, "language", "") or settings.LANGUAGE_CODE
+    if language == translation.get_language():
+        yield
+        return
+    with translation.override(language):
+        yield
+
+
+def local_time(value: datetime) -> str:
+    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def duration_text(span: timedelta) -> str:
+    minutes = max(int(span.total_seconds() // 60), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return _("%(d)d天%(h)d小时") % {"d": days, "h": hours}
+    if hours:
+        return _("%(h)d小时%(m)d分钟") % {"h": hours, "m": mins}
+    return _("%(m)d分钟") % {"m": mins}
+
+
+def due_sentence(*, number: str, clock_label: str, due_at: datetime, now: datetime) -> str:
+    if due_at > now:
+        return _("工单 %(number)s 的%(clock)s将于 %(due)s 到期，剩余 %(left)s。") % {
+            "number": number,
+            "clock": clock_label,
+            "due": local_time(due_at),
+            "left": duration_text(due_at - now),
+        }
+    return _("工单 %(number)s 的%(clock)s已于 %(due)s 到期，已超时 %(over)s。") % {
+        "number": number,
+        "clock": clock_label,
+        "due": local_time(due_at),
+        "over": duration_text(now - due_at),
+    }
+
+
+def sla_event_text(
+    *,
+    kind_label: str,
+    number: str,
+    clock_label: str,
+    due_at: datetime,
+    now: datetime,
+    level: int,
+    summary: str,
+) -> tuple[str, str]:
+    """(title, body) of a threshold notification: remind, chase, supervise or escalate."""
+    title = _("【%(kind)s】工单 %(number)s · %(clock)s") % {
+        "kind": kind_label,
+        "number": number,
+        "clock": clock_label,
+    }
+    lines = [due_sentence(number=number, clock_label=clock_label, due_at=due_at, now=now)]
+    if level >= 4:
+        lines.append(_("已升级至第 %(n)d 级。") % {"n": level - 2})
+    if summary:
+        lines.append(_("问题：%(summary)s") % {"summary": summary})
+    return title, "\n".join(lines)
+
+
+def promise_line(ticket, now: datetime) -> str:
+    """The customer's promise clock: due time and time left/overdue, or how it ended."""
+    clock = ticket.promise_clock
+    if clock is None or clock.voided:
+        return ""
+    label = str(clock.get_kind_display())
+    if clock.is_running:
+        ref = clock.paused_at or now
+        return due_sentence(number=ticket.number, clock_label=label, due_at=clock.due_at, now=ref)
+    return _("工单 %(number)s 的%(clock)s（%(due)s 到期）：%(outcome)s。") % {
+        "number": ticket.number,
+        "clock": label,
+        "due": local_time(clock.due_at),
+        "outcome": str(clock.get_outcome_display()),
+    }
+
+
+def transition_text(*, transition: str, ticket, now: datetime) -> tuple[str, str] | None:
+    """(title, body) for the reporter when their order moves on, or None."""
+    number = ticket.number
+    if transition in ("dispatch", "redispatch", "rule_return"):
+        department = ticket.department.name if ticket.department_id else ""
+        title = _("工单 %(number)s 已派单") % {"number": number}
+        body = _("您上报的工单 %(number)s 已派往%(department)s处理。") % {
+            "number": number,
+            "department": department,
+        }
+    elif transition == "reply":
+        title = _("工单 %(number)s 已回复") % {"number": number}
+        body = _("您上报的工单 %(number)s 已回复，处理结果：%(result)s") % {
+            "number": number,
+            "result": ticket.reply_result,
+        }
+    elif transition == "close":
+        title = _("工单 %(number)s 已办结") % {"number": number}
+        body = _("您上报的工单 %(number)s 已办结（%(outcome)s）。") % {
+            "number": number,
+            "outcome": ticket.get_visit_outcome_display(),
+        }
+    else:
+        return None
+    line = promise_line(ticket, now)
+    return title, f"{body}\n{line}" if line else body
+
+
+def chase_text(*, ticket, by, note: str, now: datetime) -> tuple[str, str]:
+    """(title, body) for the department's leads when someone chases (催办) an order."""
+    number = ticket.number
+    lines = [_("%(user)s 催办了工单 %(number)s。") % {"user": str(by), "number": number}]
+    if note:
+        lines.append(_("催办说明：%(note)s") % {"note": note})
+    line = promise_line(ticket, now)
+    if line:
+        lines.append(line)
+    return _("工单 %(number)s 被催办") % {"number": number}, "\n".join(lines)

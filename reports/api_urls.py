@@ -1,0 +1,14 @@
+"""Mounted at /api/v1/ before the api app's own routes."""
+
+from django.urls import path, re_path
+
+from . import api
+
+urlpatterns = [
+    path("reports/kpis/", api.KpiView.as_view(), name="reports-api-kpis"),
+    re_path(
+        r"^exports/(?P<kind>tickets|transitions)\.(?P<fmt>csv|xlsx)$",
+        api.ExportView.as_view(),
+        name="reports-api-export",
+    ),
+]

@@ -1,0 +1,725 @@
+"""KPI engine (DESIGN.md §6): every figure for a period and a scope, optionally grouped by one
+dimension, computed in SQL with conditional counts. No order is loaded into Python.
+
+Each figure is counted on the event that defines it, inside the period [start, end):
+
+- 受理量, 重复投诉率: orders *reported* in the period;
+- 限时办结率 (original and effective due), 超时率, 解决率, 满意率, 有效回访率, 一次解决率,
+  重办率, 延期率, 挂起率, net handling time: orders *closed* in the period (the visit recorded on
+  the closed order is the visit that counts);
+- 派单及时率: `dispatch` clocks *stopped* in the period; 签收及时率 (响应率): `sign_for`
+  clocks stopped in the period, counted against the clock's department;
+- 退单率: return requests in the period ÷ dispatches to a department in the period (every
+  dispatch, re-dispatch and return ruling starts one `sign_for` clock); 退单驳回率: rejected
+  rulings ÷ return requests. A return counts against the department it was sent to (the
+  department of the order's latest `sign_for` clock at that instant).
+
+Each figure carries numerator, denominator and rate (percent, one decimal; None when the
+denominator is 0). Every count has a name; `orders_behind()` returns the orders behind a count,
+so every number drills down to its list.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Case,
+    CharField,
+    Count,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Department
+from accounts.permissions import sees_all_tickets
+from sla.models import Clock, ClockKind, SlaStatus
+from sla.selectors import NetSeconds, clock_met_q, clock_stopped_q, filter_sla_status, promise_met_q
+from workorders.models import (
+    OPEN_STATES,
+    AuditEntry,
+    Category,
+    Channel,
+    Satisfaction,
+    State,
+    Ticket,
+    Urgency,
+    VisitOutcome,
+)
+from workorders.selectors import tickets_visible_to
+
+TZ = ZoneInfo(settings.TIME_ZONE)
+
+# --------------------------------------------------------------------------- period and scope
+
+PERIOD_KINDS = {
+    "today": _("今日"),
+    "yesterday": _("昨日"),
+    "week": _("本周"),
+    "last_week": _("上周"),
+    "month": _("本月"),
+    "custom": _("自定义"),
+}
+
+
+def _midnight(d: date) -> datetime:
+    return datetime.combine(d, time.min, tzinfo=TZ)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open interval [start, end) of aware datetimes (Asia/Shanghai days)."""
+
+    start: datetime
+    end: datetime
+    kind: str = "custom"
+
+    @property
+    def first_day(self) -> date:
+        return self.start.astimezone(TZ).date()
+
+    @property
+    def last_day(self) -> date:
+        return (self.end.astimezone(TZ) - timedelta(microseconds=1)).date()
+
+    @property
+    def label(self) -> str:
+        a, b = self.first_day, self.last_day
+        return a.isoformat() if a == b else f"{a.isoformat()} ~ {b.isoformat()}"
+
+    def previous(self) -> Period:
+        """The period just before: yesterday, last week, last month, or the same length."""
+        if self.kind in ("month",) or (
+            self.start.astimezone(TZ).day == 1
+            and self.end.astimezone(TZ).day == 1
+            and self.kind == "custom"
+            and (self.end - self.start) > timedelta(days=27)
+        ):
+            first = self.first_day
+            prev_first = (first - timedelta(days=1)).replace(day=1)
+            return Period(_midnight(prev_first), self.start, self.kind)
+        return Period(self.start - (self.end - self.start), self.start, self.kind)
+
+
+def period_for(
+    kind: str,
+    *,
+    now: datetime | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> Period:
+    """The period of `kind` containing `now` (local days); custom is [start, end] inclusive."""
+    today = timezone.localtime(now or timezone.now(), TZ).date()
+    if kind == "today":
+        return Period(_midnight(today), _midnight(today + timedelta(days=1)), kind)
+    if kind == "yesterday":
+        return Period(_midnight(today - timedelta(days=1)), _midnight(today), kind)
+    if kind in ("week", "last_week"):
+        monday = today - timedelta(days=today.weekday())
+        if kind == "last_week":
+            monday -= timedelta(days=7)
+        return Period(_midnight(monday), _midnight(monday + timedelta(days=7)), "week")
+    if kind == "month":
+        first = today.replace(day=1)
+        nxt = (first + timedelta(days=32)).replace(day=1)
+        return Period(_midnight(first), _midnight(nxt), kind)
+    if kind == "custom":
+        if start is None or end is None or end < start:
+            raise ValueError("custom period needs start <= end")
+        return Period(_midnight(start), _midnight(end + timedelta(days=1)), kind)
+    raise ValueError(f"unknown period kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which orders count: a department subtree (or exactly one department), a category (and
+    its sub-categories), a region, an urgency, a channel. Empty means everything."""
+
+    department: Department | None = None
+    department_exact: bool = False
+    category: Category | None = None
+    region: str = ""
+    urgency: str = ""
+    channel: str = ""
+    no_department: bool = False
+
+    def department_ids(self) -> list[int] | None:
+        if self.department is None:
+            return None
+        if self.department_exact:
+            return [self.department.pk]
+        return list(self.department.subtree().values_list("pk", flat=True))
+
+    def category_ids(self) -> list[int] | None:
+        if self.category is None:
+            return None
+        return [self.category.pk, *self.category.children.values_list("pk", flat=True)]
+
+
+# --------------------------------------------------------------------------- sources and counts
+
+RETURN_DEPT = "kpi_dept"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Rows whose events are counted: the model, the instant that places a row in a period,
+    the path to the order, the path to the department the row counts against, and the named
+    conditional counts taken over it."""
+
+    name: str
+    model: type
+    anchor: str
+    prefix: str
+    dept: str
+    base: Q
+    counts: dict[str, Q | None]
+
+    def rows(self) -> QuerySet:
+        qs = self.model.objects.filter(self.base)
+        if self.dept == RETURN_DEPT:
+            qs = qs.annotate(
+                **{
+                    RETURN_DEPT: Subquery(
+                        Clock.objects.filter(
+                            ticket=OuterRef("ticket_id"),
+                            kind=ClockKind.SIGN_FOR,
+                            started_at__lte=OuterRef("at"),
+                        )
+                        .order_by("-started_at", "-id")
+                        .values("department_id")[:1]
+                    )
+                }
+            )
+        return qs
+
+
+_success = Q(visit_outcome=VisitOutcome.SUCCESS)
+
+SOURCES: tuple[Source, ...] = (
+    Source(
+        "received",
+        Ticket,
+        "reported_at",
+        "",
+        "department_id",
+        Q(),
+        {"received": None, "repeats": Q(is_repeat=True)},
+    ),
+    Source(
+        "closed",
+        Ticket,
+        "closed_at",
+        "",
+        "department_id",
+        Q(state=State.CLOSED),
+        {
+            "closed": None,
+            "met_original": promise_met_q(original=True),
+            "met_effective": promise_met_q(original=False),
+            "missed_original": ~promise_met_q(original=True),
+            "missed_effective": ~promise_met_q(original=False),
+            "visits": _success,
+            "resolved": _success & Q(visit_resolved=True),
+            "satisfied": _success
+            & Q(visit_satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASICALLY]),
+            "first_time": Q(return_count=0, redo_count=0, visit_resolved=True),
+            "redone": Q(redo_count__gt=0),
+            "extended": Q(extension_count__gt=0),
+            "suspended": Q(suspension_count__gt=0),
+        },
+    ),
+    Source(
+        "dispatch_clock",
+        Clock,
+        "stopped_at",
+        "ticket__",
+        "ticket__department_id",
+        Q(kind=ClockKind.DISPATCH) & clock_stopped_q(),
+        {"dispatch_stopped": None, "dispatch_met": clock_met_q()},
+    ),
+    Source(
+        "sign_clock",
+        Clock,
+        "stopped_at",
+        "ticket__",
+        "department_id",
+        Q(kind=ClockKind.SIGN_FOR) & clock_stopped_q(),
+        {"sign_stopped": None, "sign_met": clock_met_q()},
+    ),
+    Source(
+        "dispatches",
+        Clock,
+        "started_at",
+        "ticket__",
+        "department_id",
+        Q(kind=ClockKind.SIGN_FOR),
+        {"dispatches": None},
+    ),
+    Source(
+        "returns",
+        AuditEntry,
+        "at",
+        "ticket__",
+        RETURN_DEPT,
+        Q(transition__in=["request_return", "rule_return"]),
+        {
+            "returns": Q(transition="request_return"),
+            "returns_rejected": Q(transition="rule_return", data__ruling="rejected"),
+        },
+    ),
+)
+SOURCE_OF_COUNT: dict[str, Source] = {c: s for s in SOURCES for c in s.counts}
+
+
+@dataclass(frozen=True)
+class KpiDef:
+    key: str
+    label: str
+    numerator: str
+    denominator: str | None  # None: a plain count
+    headline: bool = False
+
+
+KPIS: tuple[KpiDef, ...] = (
+    KpiDef("received", _("受理量"), "received", None),
+    KpiDef("dispatch_on_time", _("派单及时率"), "dispatch_met", "dispatch_stopped"),
+    KpiDef("response", _("响应率(签收及时率)"), "sign_met", "sign_stopped", headline=True),
+    KpiDef("resolution", _("解决率"), "resolved", "visits", headline=True),
+    KpiDef("satisfaction", _("满意率"), "satisfied", "visits", headline=True),
+    KpiDef("on_time_closure", _("限时办结率"), "met_original", "closed", headline=True),
+    KpiDef("on_time_closure_effective", _("限时办结率(含延期)"), "met_effective", "closed"),
+    KpiDef("overdue", _("超时率"), "missed_original", "closed"),
+    KpiDef("overdue_effective", _("超时率(含延期)"), "missed_effective", "closed"),
+    KpiDef("valid_visit", _("有效回访率"), "visits", "closed"),
+    KpiDef("first_time", _("一次解决率"), "first_time", "closed"),
+    KpiDef("repeat", _("重复投诉率"), "repeats", "received"),
+    KpiDef("return", _("退单率"), "returns", "dispatches"),
+    KpiDef("return_rejected", _("退单驳回率"), "returns_rejected", "returns"),
+    KpiDef("redo", _("重办率"), "redone", "closed"),
+    KpiDef("extension", _("延期率"), "extended", "closed"),
+    KpiDef("suspension", _("挂起率"), "suspended", "closed"),
+)
+KPI_BY_KEY = {k.key: k for k in KPIS}
+HEADLINE = ("response", "resolution", "satisfaction", "on_time_closure")
+
+COUNT_LABELS = {
+    "received": _("受理量"),
+    "repeats": _("重复投诉"),
+    "closed": _("办结量"),
+    "met_original": _("按原时限办结"),
+    "met_effective": _("按有效时限办结"),
+    "missed_original": _("超原时限办结"),
+    "missed_effective": _("超有效时限办结"),
+    "visits": _("回访成功"),
+    "resolved": _("已解决"),
+    "satisfied": _("满意及基本满意"),
+    "first_time": _("一次解决"),
+    "redone": _("重办"),
+    "extended": _("延期"),
+    "suspended": _("挂起"),
+    "dispatch_stopped": _("派单时限已停止"),
+    "dispatch_met": _("派单及时"),
+    "sign_stopped": _("签收时限已停止"),
+    "sign_met": _("签收及时"),
+    "dispatches": _("派单次数"),
+    "returns": _("退单次数"),
+    "returns_rejected": _("退单驳回次数"),
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    numerator: int
+    denominator: int | None
+    numerator_count: str = ""
+    denominator_count: str = ""
+
+    @property
+    def rate(self) -> float | None:
+        """Percent with one decimal; None for a plain count or when the denominator is 0."""
+        if self.denominator is None or self.denominator == 0:
+            return None
+        return round(self.numerator * 100.0 / self.denominator, 1)
+
+    def as_dict(self) -> dict:
+        return {
+            "key": self.key,
+            "label": str(self.label),
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "rate": self.rate,
+        }
+
+
+@dataclass
+class KpiRow:
+    """The figures of one group (or of the whole scope when `key` is None)."""
+
+    key: object = None
+    label: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    net_mean_seconds: float | None = None
+    net_p90_seconds: float | None = None
+    period: Period | None = None
+
+    @property
+    def figures(self) -> dict[str, Figure]:
+        out = {}
+        for k in KPIS:
+            num = self.counts.get(k.numerator, 0)
+            den = None if k.denominator is None else self.counts.get(k.denominator, 0)
+            out[k.key] = Figure(k.key, k.label, num, den, k.numerator, k.denominator or "")
+        return out
+
+    def rate(self, key: str) -> float | None:
+        return self.figures[key].rate
+
+    @property
+    def net_mean_hours(self) -> float | None:
+        s = self.net_mean_seconds
+        return None if s is None else round(s / 3600, 2)
+
+    @property
+    def net_p90_hours(self) -> float | None:
+        s = self.net_p90_seconds
+        return None if s is None else round(s / 3600, 2)
+
+    def as_dict(self) -> dict:
+        return {
+            "key": _json_key(self.key),
+            "label": self.label,
+            "counts": dict(self.counts),
+            "figures": {k: f.as_dict() for k, f in self.figures.items()},
+            "net_handling_hours": {
+                "mean": self.net_mean_hours,
+                "p90": self.net_p90_hours,
+                "count": self.counts.get("closed", 0),
+            },
+        }
+
+
+def _json_key(key):
+    if isinstance(key, datetime):
+        return timezone.localtime(key, TZ).date().isoformat()
+    return key
+
+
+# --------------------------------------------------------------------------- grouping
+
+GROUP_BY = {
+    "department": _("部门"),
+    "category": _("问题分类"),
+    "region": _("归属地区"),
+    "urgency": _("紧急程度"),
+    "channel": _("受理渠道"),
+    "day": _("按日"),
+    "week": _("按周"),
+    "month": _("按月"),
+}
+TIME_GROUPS = {"day": TruncDay, "week": TruncWeek, "month": TruncMonth}
+
+
+def _dim(source: Source, group_by: str):
+    if group_by in TIME_GROUPS:
+        return TIME_GROUPS[group_by](source.anchor, tzinfo=TZ)
+    if group_by == "department":
+        return F(source.dept)
+    fields = {
+        "category": "category_id",
+        "region": "customer_region",
+        "urgency": "urgency",
+        "channel": "channel",
+    }
+    return F(source.prefix + fields[group_by])
+
+
+def bucket_period(group_by: str, key: datetime) -> Period:
+    start = timezone.localtime(key, TZ)
+    start = _midnight(start.date())
+    if group_by == "day":
+        end = start + timedelta(days=1)
+    elif group_by == "week":
+        end = start + timedelta(days=7)
+    else:
+        end = _midnight((start.date() + timedelta(days=32)).replace(day=1))
+    return Period(start, end, "custom")
+
+
+def group_label(group_by: str | None, key) -> str:
+    if group_by is None:
+        return str(_("合计"))
+    if key is None or key == "":
+        return str({"department": _("未派单"), "region": _("未填写")}.get(group_by, _("未填写")))
+    if group_by == "department":
+        return Department.objects.filter(pk=key).values_list("name", flat=True).first() or "?"
+    if group_by == "category":
+        cat = Category.objects.select_related("parent").filter(pk=key).first()
+        return str(cat) if cat else "?"
+    if group_by == "urgency":
+        return str(Urgency(key).label) if key in Urgency.values else str(key)
+    if group_by == "channel":
+        return str(Channel(key).label) if key in Channel.values else str(key)
+    if group_by in TIME_GROUPS:
+        d = timezone.localtime(key, TZ).date()
+        if group_by == "day":
+            return d.isoformat()
+        if group_by == "week":
+            iso = d.isocalendar()
+            return f"{iso[0]}-W{iso[1]:02d} ({d:%m-%d})"
+        return f"{d:%Y-%m}"
+    return str(key)
+
+
+# --------------------------------------------------------------------------- computing
+
+
+class Percentile90(Aggregate):
+    """Nearest-rank 90th percentile (PostgreSQL percentile_disc); same rule as `_p90_sqlite`."""
+
+    function = "percentile_disc"
+    template = "%(function)s(0.9) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+def _visible(source: Source, qs: QuerySet, user) -> QuerySet:
+    if user is None or sees_all_tickets(user):
+        return qs  # None: the system (scheduled reports) sees every order
+    visible = tickets_visible_to(user).values("pk")
+    if source.model is Ticket:
+        return qs.filter(pk__in=visible)
+    return qs.filter(ticket__in=visible)
+
+
+def _scoped(source: Source, qs: QuerySet, scope: Scope) -> QuerySet:
+    p = source.prefix
+    ids = scope.department_ids()
+    if ids is not None:
+        qs = qs.filter(**{f"{source.dept}__in": ids})
+    elif scope.no_department:
+        qs = qs.filter(**{f"{source.dept}__isnull": True})
+    cats = scope.category_ids()
+    if cats is not None:
+        qs = qs.filter(**{f"{p}category_id__in": cats})
+    if scope.region:
+        qs = qs.filter(**{f"{p}customer_region": scope.region})
+    if scope.urgency:
+        qs = qs.filter(**{f"{p}urgency": scope.urgency})
+    if scope.channel:
+        qs = qs.filter(**{f"{p}channel": scope.channel})
+    return qs
+
+
+def source_rows(source: Source, *, user, period: Period, scope: Scope) -> QuerySet:
+    qs = _visible(source, source.rows(), user)
+    qs = qs.filter(**{f"{source.anchor}__gte": period.start, f"{source.anchor}__lt": period.end})
+    return _scoped(source, qs, scope)
+
+
+def _aggregates(source: Source) -> dict:
+    return {name: Count("pk", filter=q) if q else Count("pk") for name, q in source.counts.items()}
+
+
+def _net_aggregates() -> dict:
+    aggs = {"net_mean": Avg(NetSeconds("promise_clock__"))}
+    if connection.vendor == "postgresql":
+        aggs["net_p90"] = Percentile90(NetSeconds("promise_clock__"))
+    return aggs
+
+
+def _p90_sqlite(qs: QuerySet) -> float | None:
+    """Nearest rank: the value at position ceil(0.9 n) in ascending order, one row fetched."""
+    vals = qs.filter(promise_clock__stopped_at__isnull=False).annotate(
+        net=NetSeconds("promise_clock__")
+    )
+    n = vals.count()
+    if n == 0:
+        return None
+    k = math.ceil(0.9 * n)
+    return vals.order_by("net").values_list("net", flat=True)[k - 1]
+
+
+def kpi_rows(
+    *, user, period: Period, scope: Scope | None = None, group_by: str | None = None
+) -> list[KpiRow]:
+    """One row per group value (or a single total row when `group_by` is None)."""
+    if group_by is not None and group_by not in GROUP_BY:
+        raise ValueError(f"unknown group_by {group_by!r}")
+    scope = scope or Scope()
+    rows: dict[object, KpiRow] = {}
+    for source in SOURCES:
+        qs = source_rows(source, user=user, period=period, scope=scope)
+        aggs = _aggregates(source)
+        if source.name == "closed":
+            aggs.update(_net_aggregates())
+        if group_by is None:
+            results = [{"g": None, **qs.aggregate(**aggs)}]
+        else:
+            results = qs.annotate(g=_dim(source, group_by)).values("g").annotate(**aggs).order_by()
+        for r in results:
+            key = r["g"]
+            row = rows.setdefault(key, KpiRow(key=key))
+            for name in source.counts:
+                row.counts[name] = row.counts.get(name, 0) + (r[name] or 0)
+            if source.name == "closed":
+                row.net_mean_seconds = r["net_mean"]
+                if "net_p90" in r:
+                    row.net_p90_seconds = r["net_p90"]
+                elif r["closed"]:
+                    sub = qs if group_by is None else qs.annotate(g=_dim(source, group_by))
+                    sub = sub if group_by is None else sub.filter(g=key)
+                    row.net_p90_seconds = _p90_sqlite(sub)
+    for key, row in rows.items():
+        for name in SOURCE_OF_COUNT:
+            row.counts.setdefault(name, 0)
+        row.label = group_label(group_by, key)
+        row.period = bucket_period(group_by, key) if group_by in TIME_GROUPS and key else period
+    if group_by is None and not rows:
+        rows[None] = KpiRow(key=None, label=group_label(None, None), period=period)
+        for name in SOURCE_OF_COUNT:
+            rows[None].counts[name] = 0
+    if group_by in TIME_GROUPS:
+        return _fill_buckets(group_by, period, list(rows.values()))
+    return sorted(rows.values(), key=lambda r: (r.key is None, r.label))
+
+
+def _bucket_starts(group_by: str, period: Period) -> list[date]:
+    first = period.first_day
+    if group_by == "week":
+        first -= timedelta(days=first.weekday())
+    elif group_by == "month":
+        first = first.replace(day=1)
+    out = []
+    d = first
+    while d <= period.last_day:
+        out.append(d)
+        d = bucket_period(group_by, _midnight(d)).end.astimezone(TZ).date()
+    return out
+
+
+def _fill_buckets(group_by: str, period: Period, rows: list[KpiRow]) -> list[KpiRow]:
+    """Every day/week/month of the period, empty ones included (a trend has no gaps)."""
+    by_day = {timezone.localtime(r.key, TZ).date(): r for r in rows if r.key is not None}
+    out = []
+    for d in _bucket_starts(group_by, period):
+        row = by_day.get(d)
+        if row is None:
+            key = _midnight(d)
+            row = KpiRow(key=key, label=group_label(group_by, key))
+            row.counts = dict.fromkeys(SOURCE_OF_COUNT, 0)
+            row.period = bucket_period(group_by, key)
+        out.append(row)
+    return out
+
+
+def kpi_summary(*, user, period: Period, scope: Scope | None = None) -> KpiRow:
+    return kpi_rows(user=user, period=period, scope=scope)[0]
+
+
+def department_scorecard(*, user, period: Period, scope: Scope | None = None) -> list[KpiRow]:
+    """Departments ranked: 限时办结率, then 响应率, then 满意率 (None last)."""
+    rows = [r for r in kpi_rows(user=user, period=period, scope=scope, group_by="department")]
+
+    def rank(r: KpiRow):
+        rates = [r.rate(k) for k in ("on_time_closure", "response", "satisfaction")]
+        return (*((x is None, -(x or 0)) for x in rates), r.key is None, r.label)
+
+    return sorted(rows, key=rank)
+
+
+# --------------------------------------------------------------------------- drill-down
+
+
+def orders_behind(*, user, period: Period, scope: Scope | None, count: str) -> QuerySet[Ticket]:
+    """The orders behind a named count of `kpi_rows` (same period, scope and visibility)."""
+    scope = scope or Scope()
+    source = SOURCE_OF_COUNT[count]
+    q = source.counts[count]
+    rows = source_rows(source, user=user, period=period, scope=scope)
+    if q is not None:
+        rows = rows.filter(q)
+    if source.model is Ticket:
+        return rows
+    return Ticket.objects.filter(pk__in=rows.values("ticket_id"))
+
+
+# --------------------------------------------------------------------------- backlog
+
+AGE_BANDS = (
+    ("lt1d", _("1天内"), 0, 1),
+    ("1to3d", _("1-3天"), 1, 3),
+    ("3to7d", _("3-7天"), 3, 7),
+    ("gt7d", _("7天以上"), 7, None),
+)
+
+
+def backlog_tickets(*, user, scope: Scope | None = None) -> QuerySet[Ticket]:
+    """Open orders in scope, as the user sees them (backlog is 'now', not a period)."""
+    source = SOURCES[0]
+    qs = _visible(source, Ticket.objects.open(), user)
+    return _scoped(source, qs, scope or Scope())
+
+
+def age_band_q(band: str, now: datetime) -> Q:
+    for code, _label, lo, hi in AGE_BANDS:
+        if code == band:
+            q = Q(reported_at__lte=now - timedelta(days=lo))
+            if hi is not None:
+                q &= Q(reported_at__gt=now - timedelta(days=hi))
+            return q
+    raise ValueError(band)
+
+
+def backlog(*, user, scope: Scope | None = None, now: datetime | None = None) -> dict:
+    """Open orders by state and age band, and open orders breached now (one query each)."""
+    now = now or timezone.now()
+    qs = backlog_tickets(user=user, scope=scope)
+    whens = [When(age_band_q(code, now), then=Value(code)) for code, *_rest in AGE_BANDS]
+    counts = (
+        qs.annotate(band=Case(*whens, default=Value("lt1d"), output_field=CharField()))
+        .values("state", "band")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    table = {s: {b[0]: 0 for b in AGE_BANDS} for s in State.values}
+    for r in counts:
+        table[r["state"]][r["band"]] += r["n"]
+    by_state = [
+        {
+            "state": s,
+            "label": str(State(s).label),
+            "bands": table[s],
+            "total": sum(table[s].values()),
+        }
+        for s in OPEN_STATES
+    ]
+    breached = filter_sla_status(qs, SlaStatus.BREACHED, now=now).count()
+    return {
+        "by_state": by_state,
+        "total": sum(r["total"] for r in by_state),
+        "breached": breached,
+        "bands": [(code, str(label)) for code, label, *_rest in AGE_BANDS],
+    }
+
+
+def breached_tickets(*, user, scope: Scope | None = None, now: datetime | None = None):
+    qs = backlog_tickets(user=user, scope=scope)
+    return filter_sla_status(qs, SlaStatus.BREACHED, now=now or timezone.now())

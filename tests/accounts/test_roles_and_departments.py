@@ -1,0 +1,153 @@
+"""Roles as groups created by migration, the department tree, the one rule for rights, who sees
+which orders, and phone masking."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from accounts.models import Department
+from accounts.permissions import acting_role, can_see_full_phone, mask_phone, may
+from accounts.roles import ROLE_PERMISSIONS, Role
+from tests.factories import DepartmentFactory, report, ticket_in_state, user_with
+from workorders import services
+from workorders.errors import NotAllowed
+from workorders.models import State
+from workorders.selectors import tickets_visible_to
+
+
+@pytest.mark.django_db
+def test_six_role_groups_with_their_permissions_come_from_the_migration():
+    assert set(Group.objects.values_list("name", flat=True)) >= set(Role.values)
+    for role, codenames in ROLE_PERMISSIONS.items():
+        perms = set(Group.objects.get(name=role).permissions.values_list("codename", flat=True))
+        assert perms == set(codenames), role
+
+
+@pytest.mark.django_db
+def test_auditor_changes_nothing():
+    """DESIGN §1: the auditor reads everything and changes nothing."""
+    auditor = Group.objects.get(name="auditor")
+    writes = set(auditor.permissions.values_list("codename", flat=True)) - {
+        "view_all_tickets",
+        "view_reports",
+        "export_tickets",
+        "view_ticket",
+    }
+    assert writes == set()
+
+
+@pytest.mark.django_db
+def test_the_four_professional_lines_are_seeded():
+    lines = dict(Department.objects.filter(kind="line").values_list("code", "name"))
+    assert lines == {
+        "network": "网络保障",
+        "business": "业务管理",
+        "channel": "渠道服务",
+        "systems": "系统支撑",
+    }
+
+
+@pytest.mark.django_db
+def test_department_tree_subtree_and_move():
+    network = Department.objects.get(code="network")
+    business = Department.objects.get(code="business")
+    team = DepartmentFactory(code="t_team", parent=network)
+    sub = DepartmentFactory(code="t_sub", parent=team)
+    assert sub.is_within(network) and sub.is_within(team) and sub.is_within(sub)
+    assert not network.is_within(team)
+    assert set(network.subtree()) >= {network, team, sub}
+    # Moving a team moves its whole subtree.
+    team.parent = business
+    team.save()
+    sub.refresh_from_db()
+    assert sub.is_within(business) and not sub.is_within(network)
+
+
+def test_a_user_with_several_roles_acts_under_the_one_that_grants(cast):
+    both = user_with("frontline", "dispatcher", department=cast.business, username="t_both")
+    ticket = ticket_in_state(cast, State.REPORTED)
+    assert acting_role(both, "dispatch", ticket) == "dispatcher"
+    assert acting_role(both, "report") == "frontline"  # first grant in DESIGN order
+    services.ticket_dispatch(ticket=ticket, by=both, department=cast.network)
+    assert ticket.audit.latest("id").actor_role == "dispatcher"
+
+
+def test_an_inactive_user_may_nothing(cast):
+    cast.dispatcher.is_active = False
+    cast.dispatcher.save()
+    ticket = ticket_in_state(cast, State.REPORTED)
+    from accounts.models import User
+
+    inactive = User.objects.get(pk=cast.dispatcher.pk)
+    assert not may(inactive, "dispatch", ticket)
+    with pytest.raises(NotAllowed):
+        services.ticket_dispatch(ticket=ticket, by=inactive, department=cast.network)
+
+
+def test_lead_approves_extensions_of_general_orders_only(cast):
+    general = ticket_in_state(cast, State.ACCEPTED)
+    urgent = ticket_in_state(cast, State.ACCEPTED, category=cast.urgent_category)
+    assert may(cast.lead, "approve_extension", general)
+    assert not may(cast.lead, "approve_extension", urgent)  # urgent: always the supervisor
+    assert may(cast.supervisor, "approve_extension", urgent)
+    req = services.ticket_request_extension(ticket=urgent, by=cast.handler, hours=2, reason="等料")
+    with pytest.raises(NotAllowed):
+        services.ticket_decide_extension(request=req, by=cast.lead, approve=True)
+
+
+def test_who_sees_which_orders(cast):
+    net_order = ticket_in_state(cast, State.ACCEPTED)  # network, handler = cast.handler
+    biz_order = ticket_in_state(cast, State.DISPATCHED, phone="13900139000")
+    services.ticket_redispatch(
+        ticket=biz_order, by=cast.dispatcher, department=cast.business, reason="计费"
+    )
+    other_report = report(cast, by=cast.other_frontline, phone="13700137000")
+    everything = {net_order.pk, biz_order.pk, other_report.pk}
+
+    def seen(user):
+        return set(tickets_visible_to(user).values_list("pk", flat=True))
+
+    assert seen(cast.dispatcher) == everything
+    assert seen(cast.supervisor) == everything
+    assert seen(cast.auditor) == everything
+    assert seen(cast.lead) == {net_order.pk}
+    assert seen(cast.handler) == {net_order.pk}
+    assert seen(cast.other_lead) == {biz_order.pk}
+    assert seen(cast.frontline) == {net_order.pk, biz_order.pk}  # what they reported
+    assert seen(cast.other_frontline) == {other_report.pk}
+
+
+def test_a_lead_of_the_line_sees_its_teams_orders(cast):
+    team = DepartmentFactory(code="t_net_team", parent=cast.network)
+    ticket = ticket_in_state(cast, State.REPORTED)
+    services.ticket_dispatch(ticket=ticket, by=cast.dispatcher, department=team)
+    assert ticket in tickets_visible_to(cast.lead)
+    assert may(cast.lead, "claim", ticket)
+    team_lead = user_with("lead", department=team, username="t_team_lead")
+    other = ticket_in_state(cast, State.DISPATCHED, phone="13900139000")  # the line itself
+    assert other not in tickets_visible_to(team_lead)
+    assert not may(team_lead, "claim", other)
+
+
+@pytest.mark.parametrize(
+    ("phone", "masked"),
+    [
+        ("13812345678", "138****5678"),
+        ("0571-87654321", "0571-****4321"),
+        ("02188886666", "021****6666"),
+        ("057187654321", "0571****4321"),
+        ("1234", "****"),
+    ],
+)
+def test_mask_phone(phone, masked):
+    assert mask_phone(phone) == masked
+
+
+def test_full_phone_for_roles_that_call_the_customer_and_the_reporter(cast):
+    ticket = ticket_in_state(cast, State.DISPATCHED)
+    assert can_see_full_phone(cast.dispatcher, ticket)
+    assert can_see_full_phone(cast.handler, ticket)
+    assert can_see_full_phone(cast.frontline, ticket)  # entered it themselves
+    assert not can_see_full_phone(cast.other_frontline, ticket)
+    assert not can_see_full_phone(cast.auditor, ticket)

@@ -1,0 +1,239 @@
+"""The order changelist: scope per role, columns, filters, search, presets, query count."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.backoffice.conftest import change_url, changelist_url
+from tests.factories import DepartmentFactory, report, ticket_in_state, user_with
+from workorders import services
+from workorders.models import State, Ticket
+
+pytestmark = pytest.mark.django_db
+
+
+def numbers_on_page(response) -> set[str]:
+    return {t.number for t in response.context["cl"].result_list}
+
+
+@pytest.fixture
+def spread(cast):
+    """An order in the lead's line, one in another line, one not yet dispatched."""
+    mine = ticket_in_state(cast, State.DISPATCHED)
+    other = report(cast, phone="13900001111")
+    services.ticket_dispatch(ticket=other, by=cast.dispatcher, department=cast.business)
+    undispatched = report(cast, phone="13700002222")
+    return {"mine": mine, "other": other, "undispatched": undispatched}
+
+
+@pytest.mark.parametrize(
+    ("role", "sees"),
+    [
+        ("lead", {"mine"}),
+        ("handler", {"mine"}),
+        ("other_lead", {"other"}),
+        ("dispatcher", {"mine", "other", "undispatched"}),
+        ("supervisor", {"mine", "other", "undispatched"}),
+        ("auditor", {"mine", "other", "undispatched"}),
+    ],
+)
+def test_changelist_shows_each_role_exactly_its_scope(cast, spread, client_for, role, sees):
+    response = client_for(cast.by_role(role)).get(changelist_url())
+    assert response.status_code == 200
+    assert numbers_on_page(response) == {spread[k].number for k in sees}
+
+
+def test_lead_sees_orders_of_sub_departments(cast, client_for):
+    team = DepartmentFactory(name="家宽班", code="t_bb", parent=cast.network)
+    t = report(cast)
+    services.ticket_dispatch(ticket=t, by=cast.dispatcher, department=team)
+    response = client_for(cast.lead).get(changelist_url())
+    assert t.number in numbers_on_page(response)
+
+
+def test_object_url_outside_scope_is_404(cast, spread, client_for):
+    client = client_for(cast.lead)
+    assert client.get(change_url(spread["mine"])).status_code == 200
+    assert client.get(change_url(spread["other"])).status_code == 404
+    assert client.get(change_url(spread["other"]) + "../history/").status_code == 404
+    from tests.backoffice.conftest import do_url
+
+    assert client.get(do_url(spread["other"], "claim")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("role", "actions"),
+    [
+        ("lead", {"claim_selected", "assign_handler", "approve_extensions"}),
+        ("handler", {"claim_selected"}),
+        ("dispatcher", {"dispatch_to_department"}),
+        ("supervisor", {"approve_extensions"}),
+        ("auditor", set()),
+    ],
+)
+def test_bulk_actions_offered_per_role(cast, spread, client_for, role, actions):
+    response = client_for(cast.by_role(role)).get(changelist_url())
+    offered = {
+        name
+        for name, _label in response.context["cl"].model_admin.get_action_choices(
+            response.wsgi_request, default_choices=[]
+        )
+    }
+    assert offered == actions
+    body = response.content.decode()
+    if not actions:
+        assert 'name="action"' not in body
+        assert "action-checkbox" not in body
+
+
+def test_auditor_is_read_only(cast, spread, client_for):
+    client = client_for(cast.auditor)
+    t = spread["mine"]
+    page = client.get(change_url(t))
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    assert page.context["has_add_permission"] is False
+    assert page.context["has_delete_permission"] is False
+    assert page.context["bo_transitions"] == []
+    assert 'name="_save"' not in page.content.decode()
+    assert client.get("/admin/workorders/ticket/add/").status_code == 403
+    assert client.post(change_url(t), {"title": "改"}).status_code == 403
+    delete = reverse("admin:workorders_ticket_delete", args=[t.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    t.refresh_from_db()
+    assert t.title != "改"
+
+
+def test_columns_and_sla_badges(cast, client_for):
+    now = timezone.now()
+    on_track = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=1))
+    at_risk = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=44))
+    breached = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=51))
+    response = client_for(cast.lead).get(changelist_url())
+    body = response.content.decode()
+    assert response.status_code == 200
+    for header in (
+        "工单号",
+        "问题分类",
+        "紧急程度",
+        "状态",
+        "责任部门",
+        "处理人",
+        "标记",
+        "承诺时限",
+        "剩余时间",
+        "报单时间",
+    ):
+        assert header in body
+    rows = {t.number: t for t in response.context["cl"].result_list}
+    assert rows[on_track.number].sla_status == "on_track"
+    assert rows[at_risk.number].sla_status == "at_risk"
+    assert rows[breached.number].sla_status == "breached"
+    assert body.count('class="sla-badge sla-on_track"') == 1
+    assert body.count('class="sla-badge sla-at_risk"') == 1
+    assert body.count('class="sla-badge sla-breached"') == 1
+    assert "已超时 " in body  # red badge says how long overdue
+
+
+def test_default_order_is_design_priority(cast, client_for):
+    now = timezone.now()
+    plain_late = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=10))
+    plain_soon = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=20))
+    vip = ticket_in_state(cast, State.ACCEPTED, now=now, star_level=5)
+    urgent = ticket_in_state(cast, State.ACCEPTED, now=now, category=cast.urgent_category)
+    response = client_for(cast.lead).get(changelist_url())
+    order = [t.number for t in response.context["cl"].result_list]
+    assert order == [urgent.number, vip.number, plain_soon.number, plain_late.number]
+
+
+def test_filters_sla_flags_escalation_stage(cast, client_for):
+    now = timezone.now()
+    breached = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=51))
+    fresh = ticket_in_state(cast, State.ACCEPTED, now=now, is_elderly=True)
+    Ticket.objects.filter(pk=breached.pk).update(escalation_level=2)
+    client = client_for(cast.lead)
+
+    def listed(qs: str) -> set[str]:
+        return numbers_on_page(client.get(changelist_url() + qs))
+
+    assert listed("?sla=breached") == {breached.number}
+    assert listed("?sla=on_track") == {fresh.number}
+    assert listed("?flag=elderly") == {fresh.number}
+    assert listed("?escalation=2") == {breached.number}
+    assert listed("?escalation=0") == {fresh.number}
+    assert listed("?stage=handle") == {breached.number, fresh.number}
+    assert listed("?stage=close") == set()
+    assert listed(f"?handler={cast.handler.pk}") == {breached.number, fresh.number}
+
+
+def test_search_by_number_phone_last_four_name_text(cast, client_for):
+    a = report(cast, phone="13812345678", customer_name="王小明", description="光猫红灯闪烁")
+    b = report(cast, phone="13900005678", customer_name="李四", description="信号差")
+    c = report(cast, phone="13700001111", customer_name="张三", description="宽带掉线")
+    client = client_for(cast.dispatcher)
+
+    def found(term: str) -> set[str]:
+        return numbers_on_page(client.get(changelist_url(), {"q": term}))
+
+    assert found(a.number) == {a.number}
+    assert found("13812345678") == {a.number}
+    assert found("5678") == {a.number, b.number}
+    assert found("王小明") == {a.number}
+    assert found("掉线") == {c.number}
+
+
+def test_preset_links_above_the_list(cast, spread, client_for):
+    response = client_for(cast.lead).get(changelist_url())
+    body = response.content.decode()
+    for label in ("本部门待签收", "临期", "已超时", "待我审批"):
+        assert label in body
+    unclaimed = client_for(cast.lead).get(
+        changelist_url() + "?scope=my_department&state__exact=dispatched"
+    )
+    assert numbers_on_page(unclaimed) == {spread["mine"].number}
+
+
+def test_awaiting_my_approval_preset(cast, client_for):
+    t = ticket_in_state(cast, State.ACCEPTED)
+    other = ticket_in_state(cast, State.ACCEPTED)
+    services.ticket_request_extension(ticket=t, by=cast.handler, hours=4, reason="等备件")
+    response = client_for(cast.lead).get(changelist_url() + "?pending=any")
+    assert numbers_on_page(response) == {t.number}
+    assert other.number not in numbers_on_page(response)
+
+
+def _changelist_queries(client) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(changelist_url())
+    assert response.status_code == 200
+    return len(ctx.captured_queries), len(response.context["cl"].result_list)
+
+
+def test_changelist_query_count_is_the_same_at_10_and_100_orders(cast, client_for):
+    handler2 = user_with("handler", department=cast.network, username="t_handler2")
+
+    def make(n):
+        for i in range(n):
+            t = ticket_in_state(
+                cast, State.DISPATCHED, phone=f"1380000{i:04d}", is_elderly=i % 2 == 0
+            )
+            if i % 3 == 0:
+                services.ticket_claim(ticket=t, by=cast.lead, handler=handler2)
+
+    make(10)
+    client = client_for(cast.lead)
+    queries_10, rows_10 = _changelist_queries(client)
+    make(90)
+    queries_100, rows_100 = _changelist_queries(client)
+    assert (rows_10, rows_100) == (10, 50)  # a page is 50 rows
+    assert queries_10 == queries_100
+    show_all = client.get(changelist_url() + "?all=")
+    assert len(show_all.context["cl"].result_list) == 100
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(changelist_url() + "?all=")
+    # All 100 rows on one page: still no per-row queries (no more than a 50-row page).
+    assert len(ctx.captured_queries) <= queries_100
