@@ -124,3 +124,10 @@ def exception_handler(exc, context):
             message = exc.detail if not isinstance(exc.detail, (list, dict)) else exc.default_detail
     set_rollback()
     return Response(error_body(code, message, fields), status=exc.status_code, headers=headers)
+
+
+def not_found(request, *args, **kwargs):
+    """Any /api/ path that matches no endpoint: the API's 404 body, not the HTML page."""
+    from django.http import JsonResponse
+
+    return JsonResponse(error_body("not_found", _("未找到，或您无权查看。")), status=404)

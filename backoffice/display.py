@@ -7,20 +7,13 @@ from datetime import timedelta
 from django.utils.html import format_html
 from django.utils.translation import gettext
 
+from sla.display import duration_text
 from sla.models import SlaStatus
 
 
 def format_duration(delta: timedelta) -> str:
-    """'2天3小时', '5小时20分', '12分' (absolute value)."""
-    seconds = abs(int(delta.total_seconds()))
-    days, rem = divmod(seconds, 86400)
-    hours, rem = divmod(rem, 3600)
-    minutes = rem // 60
-    if days:
-        return gettext("%(d)d天%(h)d小时") % {"d": days, "h": hours}
-    if hours:
-        return gettext("%(h)d小时%(m)d分") % {"h": hours, "m": minutes}
-    return gettext("%(m)d分") % {"m": minutes}
+    """'2天3小时', '5小时20分钟', '12分钟' (absolute value)."""
+    return duration_text(delta)
 
 
 def sla_badge_html(status: str | None, remaining: timedelta | None):

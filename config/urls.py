@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from api.errors import not_found as api_not_found
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
@@ -8,6 +10,7 @@ urlpatterns = [
     path("api/v1/", include("reports.api_urls")),
     path("api/v1/", include("api.urls")),
     path("api/", include("api.docs_urls")),
+    re_path(r"^api/", api_not_found),  # JSON 404 for any other /api/ path
     path("reports/", include("reports.urls")),
     path("", include("web.urls")),
 ]

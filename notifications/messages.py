@@ -4,11 +4,13 @@ notification is created (so the inbox and the email say the same thing)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import translation
+
+from sla.display import duration_text
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -38,17 +40,6 @@ def in_language_of(user):
 
 def local_time(value: datetime) -> str:
     return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-
-
-def duration_text(span: timedelta) -> str:
-    minutes = max(int(span.total_seconds() // 60), 0)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return _("%(d)d天%(h)d小时") % {"d": days, "h": hours}
-    if hours:
-        return _("%(h)d小时%(m)d分钟") % {"h": hours, "m": mins}
-    return _("%(m)d分钟") % {"m": mins}
 
 
 def due_sentence(*, number: str, clock_label: str, due_at: datetime, now: datetime) -> str:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework import exceptions
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import can_view_reports
 from workorders.errors import DomainError
+from workorders.models import Channel, Urgency
 
 from . import kpis, services
 from .filters import parse_filters
@@ -21,6 +24,64 @@ def error(status: int, code: str, message: str, fields: dict | None = None) -> R
     return Response(
         {"error": {"code": code, "message": str(message), "fields": fields or {}}}, status=status
     )
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+
+class FigureSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    numerator = serializers.IntegerField()
+    denominator = serializers.IntegerField(allow_null=True)
+    rate = serializers.FloatField(allow_null=True, help_text="Percent, one decimal")
+
+
+class NetHoursSerializer(serializers.Serializer):
+    mean = serializers.FloatField(allow_null=True)
+    p90 = serializers.FloatField(allow_null=True)
+    count = serializers.IntegerField()
+
+
+class KpiRowSerializer(serializers.Serializer):
+    key = serializers.JSONField(allow_null=True, help_text="Group key (id, text or date)")
+    label = serializers.CharField(allow_blank=True)
+    counts = serializers.DictField(child=serializers.IntegerField())
+    figures = serializers.DictField(child=FigureSerializer())
+    net_handling_hours = NetHoursSerializer()
+
+
+class PeriodSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+
+class PreviousSerializer(KpiRowSerializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+
+class KpiResponseSerializer(serializers.Serializer):
+    period = PeriodSerializer()
+    filters = serializers.DictField()
+    group_by = serializers.CharField(allow_null=True)
+    total = KpiRowSerializer()
+    previous = PreviousSerializer()
+    groups = KpiRowSerializer(many=True)
+
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("period", str, enum=list(kpis.PERIOD_KINDS), description="Default: today"),
+    OpenApiParameter("start", OpenApiTypes.DATE, description="With period=custom"),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="With period=custom"),
+    OpenApiParameter("department", int, description="Department id (with its subtree)"),
+    OpenApiParameter("dept_exact", bool, description="Only the department itself"),
+    OpenApiParameter("category", int),
+    OpenApiParameter("region", str),
+    OpenApiParameter("urgency", str, enum=list(Urgency.values)),
+    OpenApiParameter("channel", str, enum=list(Channel.values)),
+]
 
 
 class ReportsAPIView(APIView):
@@ -54,6 +115,15 @@ class ReportsAPIView(APIView):
 class KpiView(ReportsAPIView):
     """GET /api/v1/reports/kpis/?period=week&department=3&group_by=department"""
 
+    @extend_schema(
+        operation_id="reports_kpis",
+        tags=["reports"],
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter("group_by", str, enum=list(kpis.GROUP_BY)),
+        ],
+        responses={200: KpiResponseSerializer},
+    )
     def get(self, request):
         if not can_view_reports(request.user):
             return error(403, "forbidden", _("您没有查看报表的权限。"))
@@ -96,6 +166,21 @@ class KpiView(ReportsAPIView):
 class ExportView(ReportsAPIView):
     """GET /api/v1/exports/tickets.csv|.xlsx, /api/v1/exports/transitions.csv|.xlsx"""
 
+    @extend_schema(
+        operation_id="exports_download",
+        tags=["reports"],
+        parameters=[
+            OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=["tickets", "transitions"]),
+            OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["csv", "xlsx"]),
+            *FILTER_PARAMETERS,
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="CSV, UTF-8"),
+            (200, services.XLSX_TYPE): OpenApiResponse(
+                OpenApiTypes.BINARY, description="Excel workbook"
+            ),
+        },
+    )
     def get(self, request, kind: str, fmt: str):
         filters, err = self.filters_or_error(request)
         if err:

@@ -1,7 +1,8 @@
 from datetime import timedelta
 
 from django import template
-from django.utils.translation import gettext as _
+
+from sla.display import duration_text
 
 register = template.Library()
 
@@ -25,14 +26,4 @@ def overdue(value) -> bool:
 def span(value) -> str:
     """A time span for people: 2天3小时, 3小时12分钟, 12分钟 (absolute value)."""
     s = _seconds(value)
-    if s is None:
-        return ""
-    s = abs(s)
-    days, rest = divmod(s, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return _("%(d)d天%(h)d小时") % {"d": days, "h": hours}
-    if hours:
-        return _("%(h)d小时%(m)d分钟") % {"h": hours, "m": minutes}
-    return _("%(m)d分钟") % {"m": max(minutes, 1) if s else 0}
+    return "" if s is None else duration_text(s)
