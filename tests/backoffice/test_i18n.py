@@ -34,3 +34,18 @@ def test_changelist_order_page_and_dashboard_in_both_languages(cast):
     assert "处理过程" in zh[1] and "Timeline" in en[1] and "处理过程" not in en[1]
     assert "各状态工单数" in zh[2] and "Orders by state" in en[2]
     assert "Department dashboard" in en[2]
+
+
+def test_the_admin_switches_to_english_and_remembers_it(cast):
+    client = Client()
+    client.force_login(cast.lead)
+    url = reverse("admin:workorders_ticket_changelist")
+    html = client.get(url).content.decode()
+    # The switch offers the other language, named in that language.
+    assert 'id="language-switch"' in html and 'value="en"' in html and "English" in html
+    assert "待我审批" in html
+    response = client.post(reverse("set_language"), {"language": "en", "next": url})
+    assert response.status_code == 302 and response.url == url
+    html = client.get(url).content.decode()
+    assert "Awaiting my approval" in html and "待我审批" not in html
+    assert 'value="zh-hans"' in html  # and offers the way back

@@ -116,3 +116,14 @@ def test_scheduled_files_downloadable_within_scope(world, cast, client):
     client.force_login(cast.lead)
     assert client.get(f"/reports/files/{company.pk}/").status_code == 404
     assert client.get(f"/reports/files/{network.pk}/").status_code == 200
+
+
+def test_language_switch_works_without_javascript(cast, client):
+    """A plain submit button (no onchange script) switches the report page to English."""
+    resp = page(client, cast.auditor)
+    html = resp.content.decode()
+    assert '<button type="submit" name="language" value="en"' in html
+    assert "onchange" not in html
+    client.post("/i18n/setlang/", {"language": "en", "next": "/reports/"})
+    html = page(client, cast.auditor).content.decode()
+    assert 'value="zh-hans"' in html and "部门考核排名" not in html
