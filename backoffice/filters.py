@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from django.contrib import admin
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +14,7 @@ from accounts.models import User
 from accounts.permissions import sees_all_tickets
 from accounts.roles import Role
 from sla.models import Clock, ClockKind, SlaStatus
+from sla.selectors import sla_status_q
 from workorders.models import (
     STATES_OF_STAGE,
     ExtensionRequest,
@@ -48,38 +49,6 @@ class StageFilter(admin.SimpleListFilter):
         if self.value() in STATES_OF_STAGE:
             return queryset.filter(state__in=STATES_OF_STAGE[self.value()])
         return queryset
-
-
-def sla_status_q(status: str, now: datetime | None = None, prefix: str = "promise_clock__") -> Q:
-    """The predicate of `sla.selectors.filter_sla_status`, split on whether the clock is
-    paused so that each branch compares a column with a constant (or with another column of
-    the same row) instead of with COALESCE(paused_at, now). The unpaused branch then runs on
-    the partial index clock_running_due, the paused one on clock_running_paused; the planner
-    no longer walks the whole priority index looking for the few matching orders.
-    tests/backoffice/test_filters.py checks it selects exactly what filter_sla_status does."""
-    now = now or timezone.now()
-    p = prefix
-    running = Q(**{f"{p}stopped_at__isnull": True, f"{p}voided": False})
-    unpaused = Q(**{f"{p}paused_at__isnull": True})
-    paused = Q(**{f"{p}paused_at__isnull": False})
-    at_pause = F(f"{p}paused_at")
-    if status in (SlaStatus.MET, SlaStatus.MISSED):
-        return Q(**{f"{p}outcome": status, f"{p}voided": False})
-    if status == SlaStatus.BREACHED:
-        return running & (
-            (unpaused & Q(**{f"{p}due_at__lt": now})) | (paused & Q(**{f"{p}due_at__lt": at_pause}))
-        )
-    if status == SlaStatus.AT_RISK:
-        return running & (
-            (unpaused & Q(**{f"{p}due_at__gte": now, f"{p}risk_at__lte": now}))
-            | (paused & Q(**{f"{p}due_at__gte": at_pause, f"{p}risk_at__lte": at_pause}))
-        )
-    if status == SlaStatus.ON_TRACK:
-        return running & (
-            (unpaused & Q(**{f"{p}risk_at__gt": now}))
-            | (paused & Q(**{f"{p}risk_at__gt": at_pause}))
-        )
-    return Q(pk__in=[])
 
 
 class SlaStatusFilter(admin.SimpleListFilter):

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import may, sees_all_tickets
 from sla.models import Clock, ClockKind, SlaStatus
-from sla.selectors import clock_met_counts, on_time_closure_counts
+from sla.selectors import clock_met_counts, on_time_closure_counts, sla_status_q
 from workorders import services
 from workorders.errors import DomainError, Invalid, NotAllowed
 from workorders.models import (
@@ -33,7 +33,7 @@ from workorders.models import (
 from workorders.selectors import allowed_transitions, tickets_visible_to
 
 from .display import sla_badge_html
-from .filters import local_day_bounds, local_week_start, sla_status_q, week_sign_for_clocks
+from .filters import local_day_bounds, local_week_start, week_sign_for_clocks
 from .forms import ACTION_FORMS, TRANSITION_FORMS, DecisionForm
 from .paginator import CappedCountPaginator
 

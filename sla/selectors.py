@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import (
     Case,
     CharField,
@@ -54,23 +56,40 @@ def annotate_sla_status(qs: QuerySet, *, now=None) -> QuerySet:
     )
 
 
-def filter_sla_status(qs: QuerySet, status: str, *, now=None) -> QuerySet:
-    """Filter orders by promise status with plain range predicates (index-friendly)."""
+def sla_status_q(status: str, now: datetime | None = None, prefix: str = "promise_clock__") -> Q:
+    """Orders whose promise clock has this status, as plain range predicates: split on whether
+    the clock is paused so that each branch compares a column with a constant (or with another
+    column of the same row) instead of with COALESCE(paused_at, now). The unpaused branch runs
+    on the partial index clock_running_due, the paused one on clock_running_paused.
+    tests/sla/test_sla_status.py checks it selects exactly what `sla_status_expression` says."""
     now = now or timezone.now()
-    p = "promise_clock__"
+    p = prefix
     running = Q(**{f"{p}stopped_at__isnull": True, f"{p}voided": False})
-    ref = Coalesce(F(f"{p}paused_at"), Value(now))
-    if status == SlaStatus.MET:
-        return qs.filter(**{f"{p}outcome": "met", f"{p}voided": False})
-    if status == SlaStatus.MISSED:
-        return qs.filter(**{f"{p}outcome": "missed", f"{p}voided": False})
+    unpaused = Q(**{f"{p}paused_at__isnull": True})
+    paused = Q(**{f"{p}paused_at__isnull": False})
+    at_pause = F(f"{p}paused_at")
+    if status in (SlaStatus.MET, SlaStatus.MISSED):
+        return Q(**{f"{p}outcome": status, f"{p}voided": False})
     if status == SlaStatus.BREACHED:
-        return qs.filter(running, **{f"{p}due_at__lt": ref})
+        return running & (
+            (unpaused & Q(**{f"{p}due_at__lt": now})) | (paused & Q(**{f"{p}due_at__lt": at_pause}))
+        )
     if status == SlaStatus.AT_RISK:
-        return qs.filter(running, **{f"{p}due_at__gte": ref, f"{p}risk_at__lte": ref})
+        return running & (
+            (unpaused & Q(**{f"{p}due_at__gte": now, f"{p}risk_at__lte": now}))
+            | (paused & Q(**{f"{p}due_at__gte": at_pause, f"{p}risk_at__lte": at_pause}))
+        )
     if status == SlaStatus.ON_TRACK:
-        return qs.filter(running, **{f"{p}risk_at__gt": ref})
-    return qs.none()
+        return running & (
+            (unpaused & Q(**{f"{p}risk_at__gt": now}))
+            | (paused & Q(**{f"{p}risk_at__gt": at_pause}))
+        )
+    return Q(pk__in=[])
+
+
+def filter_sla_status(qs: QuerySet, status: str, *, now=None) -> QuerySet:
+    """Filter orders by promise status (index-friendly; see `sla_status_q`)."""
+    return qs.filter(sla_status_q(status, now))
 
 
 def clock_stopped_q(prefix: str = "") -> Q:

@@ -10,11 +10,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
+from sla.models import SlaStatus
 from sla.selectors import annotate_sla_status, filter_sla_status
-from tests.factories import report
+from tests.factories import report, ticket_in_state
 from workorders import services
-from workorders.models import Ticket
+from workorders.models import State, Ticket
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 H = timedelta(hours=1)
@@ -138,3 +140,40 @@ def test_a_queryset_of_mixed_orders_in_one_query(cast, django_assert_num_queries
         breached.pk: ("breached", -2 * 3600),
         met.pk: ("met", None),
     }
+
+
+def test_the_index_friendly_filter_selects_what_the_status_annotation_says(cast):
+    now = timezone.now()
+    for hours in (1, 30, 44, 47, 51, 80):
+        ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=hours))
+    for hours in (2, 45, 60):
+        ticket_in_state(cast, State.SUSPENDED, now=now - timedelta(hours=hours))
+    for hours in (1, 50):
+        ticket_in_state(cast, State.REPLIED, now=now - timedelta(hours=hours))
+        ticket_in_state(cast, State.CLOSED, now=now - timedelta(hours=hours))
+    ticket_in_state(cast, State.CANCELLED)
+    late = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=51))
+    services.ticket_reply(
+        ticket=late, by=cast.handler, result="已修复", cause="network", resolved=True, now=now
+    )  # replied after the promise was due: missed
+    urgent = ticket_in_state(
+        cast,
+        State.ACCEPTED,
+        category=cast.urgent_category,
+        now=now - timedelta(hours=3, minutes=30),
+    )
+    req = services.ticket_request_extension(ticket=urgent, by=cast.handler, hours=2, reason="备件")
+    services.ticket_decide_extension(request=req, by=cast.supervisor, approve=True)
+
+    seen = set()
+    for status in SlaStatus.values:
+        annotated = annotate_sla_status(Ticket.objects.all(), now=now)
+        expected = set(annotated.filter(sla_status=status).values_list("pk", flat=True))
+        got = set(
+            filter_sla_status(Ticket.objects.all(), status, now=now).values_list("pk", flat=True)
+        )
+        assert got == expected, status
+        if expected:
+            seen.add(status)
+    # The data set really exercises every status.
+    assert seen == set(SlaStatus.values)
