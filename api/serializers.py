@@ -474,8 +474,8 @@ class TimelineItemSerializer(serializers.Serializer):
 class NotificationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
-    title = serializers.CharField()
-    body = serializers.CharField()
+    title = serializers.CharField(source="shown_title", help_text="In the request's language")
+    body = serializers.CharField(source="shown_body", help_text="In the request's language")
     ticket = serializers.CharField(source="ticket.number", allow_null=True)
     created_at = serializers.DateTimeField()
     read_at = serializers.DateTimeField(allow_null=True)

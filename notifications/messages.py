@@ -1,9 +1,10 @@
-"""Notification texts. Rendered per recipient, in the recipient's language, when the
-notification is created (so the inbox and the email say the same thing)."""
+"""Notification texts. Rendered once per event in every site language when the notification is
+created: the inbox shows the language its reader uses now, the e-mail the recipient's saved
+language (`User.language`)."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -27,15 +28,23 @@ def _(message: str) -> str:
         return value
 
 
-@contextmanager
-def in_language_of(user):
-    """Render in the user's interface language (the site default when they have none)."""
-    language = getattr(user, "language", "") or settings.LANGUAGE_CODE
-    if language == translation.get_language():
-        yield
-        return
-    with translation.override(language):
-        yield
+def language_of(user) -> str:
+    """The user's saved interface language (the site default when they have none)."""
+    return getattr(user, "language", "") or settings.LANGUAGE_CODE
+
+
+def in_every_language(render: Callable[[], tuple[str, str] | None]) -> dict | None:
+    """{language: (title, body)} for every site language, so the inbox can show a
+    notification in whatever language its reader uses now; None when `render` says there is
+    nothing to send."""
+    texts = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            text = render()
+        if text is None:
+            return None
+        texts[code] = tuple(text)
+    return texts
 
 
 def local_time(value: datetime) -> str:

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 
@@ -31,6 +32,9 @@ class Notification(models.Model):
     kind = models.CharField(_("类型"), max_length=16, choices=NotificationKind.choices)
     title = models.CharField(_("标题"), max_length=200)
     body = models.TextField(_("内容"), blank=True)
+    # {language: [title, body]}: the same text in every site language, so the inbox shows it in
+    # the language its reader uses now; `title` and `body` are the recipient's (the e-mail's).
+    texts = models.JSONField(_("各语言文本"), default=dict, blank=True)
     key = models.CharField(max_length=120, unique=True)
     created_at = models.DateTimeField(_("时间"), db_index=True)
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
@@ -48,6 +52,20 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def _shown(self) -> tuple[str, str]:
+        language = translation.get_language() or ""
+        text = self.texts.get(language) or self.texts.get(language.split("-")[0])
+        return tuple(text) if text else (self.title, self.body)
+
+    @property
+    def shown_title(self) -> str:
+        """The title in the active language (the stored one when that language is missing)."""
+        return self._shown()[0]
+
+    @property
+    def shown_body(self) -> str:
+        return self._shown()[1]
 
 
 class DeliveryStatus(models.TextChoices):

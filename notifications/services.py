@@ -23,7 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .audience import Audience
-from .messages import chase_text, in_language_of, transition_text
+from .messages import chase_text, in_every_language, language_of, transition_text
 from .models import (
     DeliveryStatus,
     Notification,
@@ -57,14 +57,20 @@ def notification_mark_read(*, user, ids=None, now=None) -> int:
 
 @dataclass(frozen=True)
 class Note:
-    """A notification to create for one recipient."""
+    """A notification to create for one recipient: its text in every site language
+    ({language: (title, body)}, from `messages.in_every_language`)."""
 
     recipient: object
     ticket_id: int | None
     kind: str
     key: str
-    title: str
-    body: str
+    texts: dict
+
+    @property
+    def text(self) -> tuple[str, str]:
+        """(title, body) in the recipient's language: what the e-mail says."""
+        language = language_of(self.recipient)
+        return self.texts.get(language) or self.texts[settings.LANGUAGE_CODE]
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,9 @@ def notifications_create(*, notes: Iterable[Note], now: datetime) -> int:
                 ticket_id=n.ticket_id,
                 kind=n.kind,
                 key=n.key,
-                title=n.title[:200],
-                body=n.body,
+                title=n.text[0][:200],
+                body=n.text[1],
+                texts={code: [t[:200], b] for code, (t, b) in n.texts.items()},
                 created_at=now,
             )
             for n in notes
@@ -195,12 +202,13 @@ def notify_transition(*, ticket, transition: str, actor, audit_id: int, now: dat
     webhooks_create(events=[event], now=now)
     if actor is not None and actor.pk == reporter.pk:
         return
-    with in_language_of(reporter):
-        text = transition_text(transition=transition, ticket=ticket, now=now)
-    if text is None:
+    texts = in_every_language(
+        lambda: transition_text(transition=transition, ticket=ticket, now=now)
+    )
+    if texts is None:
         return
     notifications_create(
-        notes=[Note(reporter, ticket.pk, kind, f"audit:{audit_id}:u{reporter.pk}", *text)],
+        notes=[Note(reporter, ticket.pk, kind, f"audit:{audit_id}:u{reporter.pk}", texts)],
         now=now,
     )
 
@@ -214,22 +222,12 @@ def notify_chase(*, ticket, chase, by, now: datetime) -> None:
         from accounts.roles import Role
 
         users = audience.with_role(Role.DISPATCHER)
-    notes = []
-    for user in users:
-        if user.pk == by.pk:
-            continue
-        with in_language_of(user):
-            title, body = chase_text(ticket=ticket, by=by, note=chase.note, now=now)
-        notes.append(
-            Note(
-                user,
-                ticket.pk,
-                NotificationKind.USER_CHASE,
-                f"chase:{chase.pk}:u{user.pk}",
-                title,
-                body,
-            )
-        )
+    texts = in_every_language(lambda: chase_text(ticket=ticket, by=by, note=chase.note, now=now))
+    notes = [
+        Note(user, ticket.pk, NotificationKind.USER_CHASE, f"chase:{chase.pk}:u{user.pk}", texts)
+        for user in users
+        if user.pk != by.pk
+    ]
     notifications_create(notes=notes, now=now)
     webhooks_create(
         events=[

@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from notifications.audience import Audience
-from notifications.messages import in_language_of, sla_event_text
+from notifications.messages import in_every_language, sla_event_text
 from notifications.models import WebhookEndpoint
 from notifications.services import (
     Event,
@@ -221,25 +221,21 @@ class _Sweep:
         users = self.audience.for_sla_level(
             level=level, clock_kind=clock.kind, ticket=ticket, department_id=clock.department_id
         )
-        notes, texts = [], {}
-        for user in users:
-            with in_language_of(user):
-                # Rendered once per language for this clock, not once per recipient.
-                language = translation.get_language()
-                if language not in texts:
-                    texts[language] = sla_event_text(
-                        kind_label=self._label(EventKind(kind)),
-                        number=ticket.number,
-                        clock_label=self._label(ClockKind(clock.kind)),
-                        due_at=clock.due_at,
-                        now=self.now,
-                        level=level,
-                        summary=ticket.summary,
-                    )
-            title, body = texts[language]
-            notes.append(
-                Note(user, ticket.pk, kind, f"sla:{clock.pk}:{level}:u{user.pk}", title, body)
+        texts = in_every_language(
+            lambda: sla_event_text(
+                kind_label=self._label(EventKind(kind)),
+                number=ticket.number,
+                clock_label=self._label(ClockKind(clock.kind)),
+                due_at=clock.due_at,
+                now=self.now,
+                level=level,
+                summary=ticket.summary,
             )
+        )
+        notes = [
+            Note(user, ticket.pk, kind, f"sla:{clock.pk}:{level}:u{user.pk}", texts)
+            for user in users
+        ]
         return notes
 
     def _label(self, choice) -> str:

@@ -104,7 +104,13 @@ def ticket_timeline(ticket: Ticket, *, user=None) -> list[dict]:
         notes = notes.filter(recipient=user)
     for n in notes:
         items.append(
-            {"at": n.created_at, "type": "notification", "actor": None, "text": n.title, "obj": n}
+            {
+                "at": n.created_at,
+                "type": "notification",
+                "actor": None,
+                "text": n.shown_title,
+                "obj": n,
+            }
         )
     items.sort(key=lambda i: (i["at"], i["type"]))
     return items
