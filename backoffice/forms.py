@@ -8,10 +8,12 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Department, User
+from accounts.permissions import may
 from accounts.roles import Role
 from workorders import services
 from workorders.models import (
     CauseCategory,
+    RequestStatus,
     Satisfaction,
     SuspensionReason,
     Ticket,
@@ -270,6 +272,25 @@ class RedoForm(TransitionForm):
         return self.success_message
 
 
+class DeclineRedoForm(TransitionForm):
+    """The supervisor declines a proposed redo: the order closes with the unsatisfied visit."""
+
+    label = _("不予重办")
+    success_message = _("已不予重办，工单按回访结果办结。")
+    right = "redo"
+    note = forms.CharField(label=_("说明"), required=False, max_length=500)
+
+    @staticmethod
+    def applies(ticket) -> bool:
+        return ticket.redo_proposals.filter(status=RequestStatus.PENDING).exists()
+
+    def submit(self) -> str:
+        services.ticket_decline_redo(
+            ticket=self.ticket, by=self.user, note=self.cleaned_data["note"]
+        )
+        return self.success_message
+
+
 class CancelForm(ReasonForm):
     label = _("作废")
     success_message = _("已作废。")
@@ -323,8 +344,22 @@ TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
     "redo": RedoForm,
     "cancel": CancelForm,
 }
-# Actions on the order that are records, not transitions (shown when `may()` allows them).
-ACTION_FORMS: dict[str, type[TransitionForm]] = {"assign": AssignForm}
+# Actions on the order that are not transitions of their own (shown when `action_allowed`).
+ACTION_FORMS: dict[str, type[TransitionForm]] = {
+    "assign": AssignForm,
+    "decline_redo": DeclineRedoForm,
+}
+
+
+def action_allowed(user, name: str, ticket) -> bool:
+    """Whether to offer an ACTION_FORMS action: the user's right (the action's own, or the one
+    it shares with a transition) and, where the action needs one, a pending request. The
+    service checks both again."""
+    form = ACTION_FORMS[name]
+    if not may(user, getattr(form, "right", name), ticket):
+        return False
+    applies = getattr(form, "applies", None)
+    return applies is None or applies(ticket)
 
 
 class DecisionForm(forms.Form):

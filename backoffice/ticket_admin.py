@@ -35,7 +35,13 @@ from .filters import (
     SlaStatusFilter,
     StageFilter,
 )
-from .forms import ACTION_FORMS, TRANSITION_FORMS, BulkDepartmentForm, BulkHandlerForm
+from .forms import (
+    ACTION_FORMS,
+    TRANSITION_FORMS,
+    BulkDepartmentForm,
+    BulkHandlerForm,
+    action_allowed,
+)
 from .paginator import CappedCountPaginator
 
 BULK_LIMIT = 500
@@ -338,7 +344,7 @@ class TicketAdmin(admin.ModelAdmin):
                     "url": reverse(f"{base}_transition", args=[ticket.pk, name]),
                 }
                 for name, form in ACTION_FORMS.items()
-                if may(user, name, ticket)
+                if action_allowed(user, name, ticket)
             ]
         clocks = list(ticket.clocks.select_related("department").order_by("started_at", "id"))
         for clock in clocks:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.permissions import may, sees_all_tickets
+from accounts.permissions import sees_all_tickets
 from sla.models import Clock, ClockKind, SlaStatus
 from sla.selectors import clock_met_counts, on_time_closure_counts, sla_status_q
 from workorders import services
@@ -34,7 +34,7 @@ from workorders.selectors import allowed_transitions, tickets_visible_to
 
 from .display import sla_badge_html
 from .filters import local_day_bounds, local_week_start, week_sign_for_clocks
-from .forms import ACTION_FORMS, TRANSITION_FORMS, DecisionForm
+from .forms import ACTION_FORMS, TRANSITION_FORMS, DecisionForm, action_allowed
 from .paginator import CappedCountPaginator
 
 
@@ -121,7 +121,7 @@ def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> 
         allowed = (
             name in allowed_transitions(request.user, ticket)
             if name in TRANSITION_FORMS
-            else may(request.user, name, ticket)
+            else action_allowed(request.user, name, ticket)
         )
         if not allowed:
             messages.error(

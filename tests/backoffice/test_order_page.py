@@ -312,3 +312,29 @@ def test_attachment_thumbnails_are_served_only_within_scope(cast, client_for):
     assert ok["Content-Type"] == "image/jpeg"
     assert b"".join(ok.streaming_content) == jpeg_bytes()
     assert client_for(cast.other_lead).get(url).status_code == 404
+
+
+def test_supervisor_declines_a_proposed_redo_from_the_order_page(cast, client_for):
+    t = ticket_in_state(cast, State.REPLIED)
+    supervisor = client_for(cast.supervisor)
+    # No proposal yet: confirming a redo is offered, declining one is not.
+    assert buttons(supervisor.get(change_url(t))) == {"redo"}
+    services.ticket_visit(
+        ticket=t,
+        by=cast.dispatcher,
+        outcome="success",
+        resolved=False,
+        satisfaction="unsatisfied",
+        note="还是掉线",
+    )
+    assert buttons(supervisor.get(change_url(t))) == {"redo", "decline_redo"}
+    assert "decline_redo" not in buttons(client_for(cast.dispatcher).get(change_url(t)))
+
+    response = supervisor.post(do_url(t, "decline_redo"), {"note": "已解释资费"}, follow=True)
+    t.refresh_from_db()
+    assert t.state == State.CLOSED
+    assert AuditEntry.objects.filter(ticket=t, transition="decline_redo", actor=cast.supervisor)
+    assert any("不予重办" in m for m in messages_of(response))
+    # Declining again is refused with a message, not a 500.
+    again = supervisor.post(do_url(t, "decline_redo"), {"note": ""}, follow=True)
+    assert again.status_code == 200 and messages_of(again)
