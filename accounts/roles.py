@@ -3,6 +3,7 @@ migration with its permissions, so a role's rights are data anyone can read in t
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Role(models.TextChoices):
@@ -10,7 +11,7 @@ class Role(models.TextChoices):
     DISPATCHER = "dispatcher", _("调度/回访")
     LEAD = "lead", _("部门负责人")
     HANDLER = "handler", _("处理人")
-    SUPERVISOR = "supervisor", _("督办")
+    SUPERVISOR = "supervisor", pgettext_lazy("role", "督办")
     AUDITOR = "auditor", _("审计")
 
 

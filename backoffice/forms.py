@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department, User
 from accounts.permissions import may
@@ -79,7 +80,7 @@ class TransitionForm(forms.Form):
 
 
 class DispatchForm(TransitionForm):
-    label = _("派单")
+    label = pgettext_lazy("action", "派单")
     success_message = _("已派单。")
     department = DepartmentChoiceField(active_departments(), label=_("责任部门"))
     co_departments = DepartmentMultipleChoiceField(
@@ -102,7 +103,7 @@ class DispatchForm(TransitionForm):
 
 
 class ClaimForm(TransitionForm):
-    label = _("签收")
+    label = pgettext_lazy("action", "签收")
     success_message = _("已签收（报到）。")
     handler = forms.ModelChoiceField(User.objects.none(), label=_("处理人"), required=False)
 
@@ -124,7 +125,7 @@ class ReasonForm(TransitionForm):
 
 
 class RequestReturnForm(ReasonForm):
-    label = _("退单")
+    label = pgettext_lazy("action", "退单")
     success_message = _("已申请退单，等待调度裁定。")
 
     def submit(self) -> str:
@@ -135,7 +136,7 @@ class RequestReturnForm(ReasonForm):
 
 
 class RuleReturnForm(TransitionForm):
-    label = _("裁定退单")
+    label = pgettext_lazy("action", "裁定退单")
     success_message = _("已裁定退单。")
     ruling = forms.ChoiceField(
         label=_("裁定"),
@@ -160,7 +161,7 @@ class RuleReturnForm(TransitionForm):
 
 
 class RedispatchForm(ReasonForm):
-    label = _("转派")
+    label = pgettext_lazy("action", "转派")
     success_message = _("已转派。")
     department = DepartmentChoiceField(active_departments(), label=_("新责任部门"))
     field_order = ["department", "reason"]
@@ -174,7 +175,7 @@ class RedispatchForm(ReasonForm):
 
 
 class SuspendForm(TransitionForm):
-    label = _("挂起")
+    label = pgettext_lazy("action", "挂起")
     success_message = _("已挂起，承诺时限暂停计时。")
     reason = forms.ChoiceField(label=_("客户方原因"), choices=SuspensionReason.choices)
     until = forms.DateTimeField(
@@ -192,7 +193,7 @@ class SuspendForm(TransitionForm):
 
 
 class ResumeForm(TransitionForm):
-    label = _("解挂")
+    label = pgettext_lazy("action", "解挂")
     success_message = _("已解挂，承诺时限恢复计时。")
 
     def submit(self) -> str:
@@ -201,7 +202,7 @@ class ResumeForm(TransitionForm):
 
 
 class ReplyForm(TransitionForm):
-    label = _("回单")
+    label = pgettext_lazy("action", "回单")
     success_message = _("已回单，等待回访。")
     result = forms.CharField(label=_("处理结果"), widget=forms.Textarea(attrs={"rows": 4}))
     cause = forms.ChoiceField(label=_("原因分类"), choices=CauseCategory.choices)
@@ -220,7 +221,7 @@ class ReplyForm(TransitionForm):
 
 
 class RejectReplyForm(ReasonForm):
-    label = _("驳回回单")
+    label = pgettext_lazy("action", "驳回回单")
     success_message = _("已驳回回单，工单退回处理中。")
 
     def submit(self) -> str:
@@ -231,7 +232,7 @@ class RejectReplyForm(ReasonForm):
 
 
 class CloseForm(TransitionForm):
-    label = _("回访办结")
+    label = pgettext_lazy("action", "回访办结")
     success_message = _("已回访办结。")
     outcome = forms.ChoiceField(
         label=_("回访结果"),
@@ -263,7 +264,7 @@ class CloseForm(TransitionForm):
 
 
 class RedoForm(TransitionForm):
-    label = _("确认重办")
+    label = pgettext_lazy("action", "确认重办")
     success_message = _("已确认重办，工单退回处理中。")
     reason = forms.CharField(label=_("原因"), required=False, max_length=500)
 
@@ -292,7 +293,7 @@ class DeclineRedoForm(TransitionForm):
 
 
 class CancelForm(ReasonForm):
-    label = _("作废")
+    label = pgettext_lazy("action", "作废")
     success_message = _("已作废。")
     duplicate_of = forms.CharField(label=_("重复于（工单号）"), required=False, max_length=16)
 
@@ -314,7 +315,7 @@ class CancelForm(ReasonForm):
 
 
 class AssignForm(TransitionForm):
-    label = _("指派处理人")
+    label = pgettext_lazy("action", "指派处理人")
     success_message = _("已指派处理人。")
     handler = forms.ModelChoiceField(User.objects.none(), label=_("处理人"))
 

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Prefetch
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department, User
 from accounts.roles import Role
@@ -101,7 +102,7 @@ class UserAdmin(SuperuserEditsMixin, BaseUserAdmin):
     def full_name(self, obj: User) -> str:
         return obj.get_full_name()
 
-    @admin.display(description=_("角色"))
+    @admin.display(description=pgettext_lazy("plural", "角色"))
     def role_list(self, obj: User) -> str:
         labels = dict(Role.choices)
         return "、".join(str(labels.get(g.name, g.name)) for g in obj.groups.all())

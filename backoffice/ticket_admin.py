@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.permissions import can_see_full_phone, mask_phone, may
@@ -46,26 +46,27 @@ from .paginator import CappedCountPaginator
 
 BULK_LIMIT = 500
 
-# Audit-row names (transitions and recorded actions) as people say them.
+# Audit-row names (transitions and recorded actions) as people say them; message context
+# "action" (the verb: "Dispatch", "Cancel"), as on the buttons.
 ACTION_LABELS = {
-    "report": _("吹哨"),
-    "dispatch": _("派单"),
-    "claim": _("签收"),
-    "assign": _("指派"),
-    "request_return": _("退单"),
-    "rule_return": _("裁定退单"),
-    "redispatch": _("转派"),
-    "suspend": _("挂起"),
-    "resume": _("解挂"),
-    "reply": _("回单"),
-    "reject_reply": _("驳回回单"),
-    "close": _("回访办结"),
-    "redo": _("重办"),
-    "propose_redo": _("申请重办"),
-    "cancel": _("作废"),
-    "extend": _("延期"),
-    "cohandle": _("协办"),
-    "change_urgency": _("调整紧急程度"),
+    "report": pgettext_lazy("action", "吹哨"),
+    "dispatch": pgettext_lazy("action", "派单"),
+    "claim": pgettext_lazy("action", "签收"),
+    "assign": pgettext_lazy("action", "指派"),
+    "request_return": pgettext_lazy("action", "退单"),
+    "rule_return": pgettext_lazy("action", "裁定退单"),
+    "redispatch": pgettext_lazy("action", "转派"),
+    "suspend": pgettext_lazy("action", "挂起"),
+    "resume": pgettext_lazy("action", "解挂"),
+    "reply": pgettext_lazy("action", "回单"),
+    "reject_reply": pgettext_lazy("action", "驳回回单"),
+    "close": pgettext_lazy("action", "回访办结"),
+    "redo": pgettext_lazy("action", "重办"),
+    "propose_redo": pgettext_lazy("action", "申请重办"),
+    "cancel": pgettext_lazy("action", "作废"),
+    "extend": pgettext_lazy("action", "延期"),
+    "cohandle": pgettext_lazy("action", "协办"),
+    "change_urgency": pgettext_lazy("action", "调整紧急程度"),
 }
 TIMELINE_TYPES = {
     "transition": _("流转"),
@@ -509,7 +510,9 @@ class TicketAdmin(admin.ModelAdmin):
                 gettext("已指派给%(user)s") % {"user": handler},
             )
             return None
-        return self._bulk_form(request, queryset, form, "assign_handler", gettext("指派处理人"))
+        return self._bulk_form(
+            request, queryset, form, "assign_handler", pgettext("action", "指派处理人")
+        )
 
     @admin.action(description=_("批准所选工单的延期申请"), permissions=["approve_extension"])
     def approve_extensions(self, request, queryset):

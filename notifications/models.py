@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class NotificationKind(models.TextChoices):
@@ -44,7 +45,7 @@ class Notification(models.Model):
 
     class Meta:
         verbose_name = _("通知")
-        verbose_name_plural = _("通知")
+        verbose_name_plural = pgettext_lazy("plural", "通知")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["recipient", "read_at", "-created_at"], name="notif_inbox"),
@@ -78,7 +79,7 @@ class WebhookEndpoint(models.Model):
     """A receiver of event webhooks: JSON POSTed and signed with HMAC-SHA256 of the body."""
 
     name = models.CharField(_("名称"), max_length=64)
-    url = models.URLField(_("地址"), max_length=500)
+    url = models.URLField(pgettext_lazy("webhook", "地址"), max_length=500)
     secret = models.CharField(_("签名密钥"), max_length=128)
     active = models.BooleanField(_("启用"), default=True)
     kinds = models.JSONField(

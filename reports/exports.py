@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department, User
 from accounts.permissions import can_see_full_phone, mask_phone
@@ -61,24 +61,24 @@ def _local(dt: datetime | None) -> datetime | None:
 
 
 TRANSITION_LABELS = {
-    "report": gettext_lazy("吹哨"),
-    "dispatch": gettext_lazy("派单"),
-    "claim": gettext_lazy("签收"),
-    "assign": gettext_lazy("指派"),
-    "request_return": gettext_lazy("退单"),
-    "rule_return": gettext_lazy("退单裁定"),
-    "redispatch": gettext_lazy("转派"),
-    "suspend": gettext_lazy("挂起"),
-    "resume": gettext_lazy("解挂"),
-    "extend": gettext_lazy("延期"),
-    "reply": gettext_lazy("回单"),
-    "reject_reply": gettext_lazy("驳回回单"),
-    "propose_redo": gettext_lazy("申请重办"),
-    "close": gettext_lazy("回访办结"),
-    "redo": gettext_lazy("重办"),
-    "cancel": gettext_lazy("作废"),
-    "change_urgency": gettext_lazy("调整紧急程度"),
-    "request_cohandling": gettext_lazy("协办"),
+    "report": pgettext_lazy("action", "吹哨"),
+    "dispatch": pgettext_lazy("action", "派单"),
+    "claim": pgettext_lazy("action", "签收"),
+    "assign": pgettext_lazy("action", "指派"),
+    "request_return": pgettext_lazy("action", "退单"),
+    "rule_return": pgettext_lazy("action", "退单裁定"),
+    "redispatch": pgettext_lazy("action", "转派"),
+    "suspend": pgettext_lazy("action", "挂起"),
+    "resume": pgettext_lazy("action", "解挂"),
+    "extend": pgettext_lazy("action", "延期"),
+    "reply": pgettext_lazy("action", "回单"),
+    "reject_reply": pgettext_lazy("action", "驳回回单"),
+    "propose_redo": pgettext_lazy("action", "申请重办"),
+    "close": pgettext_lazy("action", "回访办结"),
+    "redo": pgettext_lazy("action", "重办"),
+    "cancel": pgettext_lazy("action", "作废"),
+    "change_urgency": pgettext_lazy("action", "调整紧急程度"),
+    "request_cohandling": pgettext_lazy("action", "协办"),
 }
 
 # --------------------------------------------------------------------------- orders

@@ -46,6 +46,7 @@ from django.db.models import (
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department
 from accounts.permissions import sees_all_tickets
@@ -327,7 +328,7 @@ COUNT_LABELS = {
     "met_effective": _("按有效时限办结"),
     "missed_original": _("超原时限办结"),
     "missed_effective": _("超有效时限办结"),
-    "visits": _("回访成功"),
+    "visits": pgettext_lazy("kpi", "回访成功"),
     "resolved": _("已解决"),
     "satisfied": _("满意及基本满意"),
     "first_time": _("一次解决"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ExportFormat(models.TextChoices):
@@ -13,8 +14,8 @@ class ExportFormat(models.TextChoices):
 
 
 class ExportKind(models.TextChoices):
-    TICKETS = "tickets", _("工单")
-    TRANSITIONS = "transitions", _("流转记录")
+    TICKETS = "tickets", pgettext_lazy("plural", "工单")
+    TRANSITIONS = "transitions", pgettext_lazy("plural", "流转记录")
 
 
 class ExportLog(models.Model):

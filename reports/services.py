@@ -13,6 +13,7 @@ from django.db import transaction
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from accounts.models import Department
 from accounts.permissions import can_export, can_view_reports, sees_all_tickets
@@ -41,9 +42,13 @@ def _csv_chunks(kind: str, *, user, filters: ReportFilters):
 
 def _sheet(kind: str, *, user, filters: ReportFilters):
     if kind == ExportKind.TICKETS:
-        return _("工单"), exports.ticket_headers(), exports.ticket_rows(user=user, filters=filters)
+        return (
+            pgettext("plural", "工单"),
+            exports.ticket_headers(),
+            exports.ticket_rows(user=user, filters=filters),
+        )
     return (
-        _("流转记录"),
+        pgettext("plural", "流转记录"),
         exports.transition_headers(),
         exports.transition_rows(user=user, filters=filters),
     )
@@ -129,7 +134,7 @@ def report_workbook(
                 iter(board_rows),
             ),
             (
-                _("工单"),
+                pgettext("plural", "工单"),
                 exports.ticket_headers(),
                 exports.ticket_rows(user=None, filters=filters, now=now, limit=limit),
             ),

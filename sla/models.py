@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ClockKind(models.TextChoices):
@@ -89,14 +90,14 @@ class Clock(models.Model):
     outcome_original = models.CharField(
         _("结果(按原始时限)"), max_length=8, choices=Outcome.choices, blank=True
     )
-    voided = models.BooleanField(_("作废"), default=False)
+    voided = models.BooleanField(pgettext_lazy("clock outcome", "作废"), default=False)
     # The next threshold instant and the last level recorded; the sweep reads by this.
     next_threshold_at = models.DateTimeField(null=True, blank=True)
     level = models.PositiveSmallIntegerField(_("已触发级别"), default=0)
 
     class Meta:
         verbose_name = _("时限")
-        verbose_name_plural = _("时限")
+        verbose_name_plural = pgettext_lazy("plural", "时限")
         ordering = ["started_at", "id"]
         indexes = [
             models.Index(

@@ -1,7 +1,7 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class WorkordersConfig(AppConfig):
     name = "workorders"
-    verbose_name = _("工单")
+    verbose_name = pgettext_lazy("plural", "工单")

@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models.functions import Right
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from accounts.permissions import acting_role
@@ -353,7 +354,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         verbose_name = _("工单")
-        verbose_name_plural = _("工单")
+        verbose_name_plural = pgettext_lazy("plural", "工单")
         ordering = ["-reported_at"]
         indexes = [
             models.Index(
@@ -637,7 +638,7 @@ class AuditEntry(models.Model):
 
     class Meta:
         verbose_name = _("流转记录")
-        verbose_name_plural = _("流转记录")
+        verbose_name_plural = pgettext_lazy("plural", "流转记录")
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["ticket", "at"], name="audit_ticket_at")]
 
@@ -672,7 +673,7 @@ class ExtensionRequest(models.Model):
 
     class Meta:
         verbose_name = _("延期申请")
-        verbose_name_plural = _("延期申请")
+        verbose_name_plural = pgettext_lazy("plural", "延期申请")
         ordering = ["-requested_at"]
 
     def __str__(self) -> str:
@@ -706,7 +707,7 @@ class SuspensionRequest(models.Model):
 
     class Meta:
         verbose_name = _("挂起申请")
-        verbose_name_plural = _("挂起申请")
+        verbose_name_plural = pgettext_lazy("plural", "挂起申请")
         ordering = ["-requested_at"]
 
     def __str__(self) -> str:
@@ -776,7 +777,7 @@ class Attachment(models.Model):
 
     class Meta:
         verbose_name = _("图片")
-        verbose_name_plural = _("图片")
+        verbose_name_plural = pgettext_lazy("plural", "图片")
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:

@@ -30,7 +30,7 @@ def test_changelist_order_page_and_dashboard_in_both_languages(cast):
     assert "待我审批" in zh[0] and "剩余时间" in zh[0]
     assert "Awaiting my approval" in en[0] and "Time left" in en[0]
     assert "待我审批" not in en[0] and "剩余时间" not in en[0]
-    assert ">签收<" in zh[1] and ">Sign for<" in en[1]
+    assert ">签收<" in zh[1] and ">Claim<" in en[1]
     assert "处理过程" in zh[1] and "Timeline" in en[1] and "处理过程" not in en[1]
     assert "各状态工单数" in zh[2] and "Orders by state" in en[2]
     assert "Department dashboard" in en[2]
