@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import gettext
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,13 +26,15 @@ LANG = "en"
 def _locale_dirs() -> dict[str, Path]:
     """name → locale directory of the project's catalogues (not Django's or third parties')."""
     base = Path(settings.BASE_DIR).resolve()
+    venv = Path(sys.prefix).resolve()  # may live inside the project folder (.venv)
     dirs = {}
     for path in settings.LOCALE_PATHS:
         path = Path(path).resolve()
         dirs[str(path.parent.relative_to(base))] = path
     for config in apps.get_app_configs():
         app_path = Path(config.path).resolve()
-        if app_path.is_relative_to(base) and (app_path / "locale").is_dir():
+        ours = app_path.is_relative_to(base) and not app_path.is_relative_to(venv)
+        if ours and (app_path / "locale").is_dir():
             dirs[config.label] = app_path / "locale"
     return dirs
 
