@@ -4,7 +4,8 @@ supervision notes, handler assignment, co-handling) and reference data."""
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -14,6 +15,7 @@ from notifications.models import Notification
 from notifications.selectors import notifications_for
 from notifications.services import notification_mark_read
 from workorders import services
+from workorders.http import attachment_response
 from workorders.models import Category, Ticket
 from workorders.selectors import ticket_timeline
 
@@ -96,7 +98,7 @@ class CommentsView(_TicketRecords):
 
 class AttachmentsView(_TicketRecords):
     serializer_class = s.AttachmentSerializer
-    related, select = "attachments", ("uploaded_by",)
+    related, select = "attachments", ("uploaded_by", "ticket")
     parser_classes = [MultiPartParser, FormParser]
 
     @_schema(
@@ -121,6 +123,25 @@ class AttachmentsView(_TicketRecords):
             ticket=ticket, by=request.user, files=form.validated_data["files"]
         )
         return Response(s.AttachmentSerializer(rows, many=True).data, status=201)
+
+
+class AttachmentContentView(GenericAPIView):
+    """The photo's bytes, to users who may see the order (the same check as the web pages)."""
+
+    queryset = Ticket.objects.none()
+    serializer_class = s.EmptySerializer
+
+    @_schema(
+        "tickets_attachments_content",
+        "records",
+        parameters=[
+            OpenApiParameter("pk", int, OpenApiParameter.PATH, description="Attachment id")
+        ],
+        responses={(200, "image/*"): OpenApiResponse(OpenApiTypes.BINARY, description="The photo")},
+    )
+    def get(self, request, number, pk):
+        ticket = get_ticket(request, number)
+        return attachment_response(get_child(ticket.attachments.all(), pk))
 
 
 class ChasesView(_TicketRecords):

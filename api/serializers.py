@@ -3,6 +3,7 @@ lives in the services; these check types and sizes so bad input is a 400, never 
 
 from __future__ import annotations
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -364,11 +365,15 @@ class CommentSerializer(serializers.ModelSerializer):
 
 class AttachmentSerializer(serializers.ModelSerializer):
     uploaded_by = UserBriefSerializer(read_only=True)
+    url = serializers.SerializerMethodField(help_text="Where to download the photo (same auth)")
 
     class Meta:
         model = Attachment
-        fields = ["id", "uploaded_by", "original_name", "content_type", "size", "created_at"]
+        fields = ["id", "uploaded_by", "original_name", "content_type", "size", "created_at", "url"]
         read_only_fields = fields
+
+    def get_url(self, obj) -> str:
+        return reverse("api-attachment-content", args=[obj.ticket.number, obj.pk])
 
 
 class AttachmentUploadSerializer(serializers.Serializer):

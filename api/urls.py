@@ -40,6 +40,11 @@ urlpatterns = [
     path(f"{T}timeline/", records.TimelineView.as_view(), name="api-timeline"),
     path(f"{T}comments/", records.CommentsView.as_view(), name="api-comments"),
     path(f"{T}attachments/", records.AttachmentsView.as_view(), name="api-attachments"),
+    path(
+        f"{T}attachments/<str:pk>/content/",
+        records.AttachmentContentView.as_view(),
+        name="api-attachment-content",
+    ),
     path(f"{T}chases/", records.ChasesView.as_view(), name="api-chases"),
     path(f"{T}supervisions/", records.SupervisionsView.as_view(), name="api-supervisions"),
     path(f"{T}assignment/", records.AssignView.as_view(), name="api-assign"),

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -22,6 +22,7 @@ from sla.models import Clock, ClockKind, SlaStatus
 from sla.selectors import clock_met_counts, on_time_closure_counts, sla_status_q
 from workorders import services
 from workorders.errors import DomainError, Invalid, NotAllowed
+from workorders.http import attachment_response
 from workorders.models import (
     OPEN_STATES,
     ExtensionRequest,
@@ -30,7 +31,7 @@ from workorders.models import (
     SuspensionRequest,
     Ticket,
 )
-from workorders.selectors import allowed_transitions, tickets_visible_to
+from workorders.selectors import allowed_transitions, tickets_visible_to, visible_attachment
 
 from .display import sla_badge_html
 from .filters import local_day_bounds, local_week_start, week_sign_for_clocks
@@ -193,17 +194,7 @@ def decision_view(
 def attachment_view(model_admin, request: HttpRequest, object_id, attachment_id: int):
     """An order's photo, only for users who may see the order."""
     ticket = visible_ticket_or_404(request, object_id)
-    att = ticket.attachments.filter(pk=attachment_id).first()
-    if att is None or not att.file:
-        raise Http404
-    try:
-        handle = att.file.open("rb")
-    except FileNotFoundError:
-        raise Http404 from None
-    response = FileResponse(handle, content_type=att.content_type or "application/octet-stream")
-    response["Content-Disposition"] = "inline"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return attachment_response(visible_attachment(request.user, attachment_id, ticket=ticket))
 
 
 # --------------------------------------------------------------------------- bulk actions

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
-from workorders.models import OPEN_STATES, Attachment, Category, IdempotencyRecord, Ticket
+from workorders.models import OPEN_STATES, Category, IdempotencyRecord, Ticket
 from workorders.selectors import tickets_visible_to
 
 POPULAR_WINDOW = timedelta(days=90)
@@ -42,14 +42,6 @@ def my_reported(user, *, status: str = "", now: datetime) -> QuerySet[Ticket]:
         qs.with_sla(now=now)
         .select_related("department", "category", "category__parent")
         .order_by("-reported_at", "-id")
-    )
-
-
-def visible_attachment(user, pk: int) -> Attachment | None:
-    return (
-        Attachment.objects.filter(pk=pk, ticket__in=tickets_visible_to(user).values("pk"))
-        .select_related("ticket")
-        .first()
     )
 
 

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,12 +22,14 @@ from notifications.services import notification_mark_read
 from sla.models import Clock
 from workorders import services
 from workorders.errors import DomainError, IdempotencyMismatch, Invalid
+from workorders.http import attachment_response
 from workorders.models import Category
 from workorders.selectors import (
     allowed_transitions,
     ticket_get_visible,
     ticket_timeline,
     tickets_visible_to,
+    visible_attachment,
 )
 
 from . import selectors, uploads
@@ -358,17 +360,7 @@ def order_verdict(request, number):
 @require_GET
 def photo(request, pk):
     """A photo of an order, only to those who may see the order; never a static URL."""
-    attachment = selectors.visible_attachment(request.user, pk)
-    if attachment is None:
-        raise Http404
-    try:
-        handle = attachment.file.open("rb")
-    except (FileNotFoundError, ValueError):
-        raise Http404 from None
-    response = FileResponse(handle, content_type=attachment.content_type)
-    response["Cache-Control"] = "private, max-age=86400"
-    response["Content-Disposition"] = "inline"
-    return response
+    return attachment_response(visible_attachment(request.user, pk))
 
 
 # --------------------------------------------------------------------------- notifications

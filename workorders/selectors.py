@@ -9,7 +9,7 @@ from django.http import Http404
 from accounts.permissions import sees_all_tickets
 from accounts.roles import Role
 
-from .models import CoHandling, Ticket
+from .models import Attachment, CoHandling, Ticket
 
 
 def tickets_visible_to(user, qs: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
@@ -114,3 +114,11 @@ def ticket_timeline(ticket: Ticket, *, user=None) -> list[dict]:
         )
     items.sort(key=lambda i: (i["at"], i["type"]))
     return items
+
+
+def visible_attachment(user, pk, *, ticket=None) -> Attachment | None:
+    """A photo, if the user may see its order (and it belongs to `ticket` when given)."""
+    qs = Attachment.objects.filter(pk=pk, ticket__in=tickets_visible_to(user).values("pk"))
+    if ticket is not None:
+        qs = qs.filter(ticket=ticket)
+    return qs.select_related("ticket").first()
