@@ -3,6 +3,7 @@ the notifications app). Order pages act only through `workorders.services`; refe
 editable by superusers only."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from backoffice.reference_admin import *  # noqa: F403  (registers reference-data admins)
 from backoffice.ticket_admin import TicketAdmin  # noqa: F401  (registers the order admin)
@@ -10,3 +11,8 @@ from backoffice.ticket_admin import TicketAdmin  # noqa: F401  (registers the or
 # The app list in a left sidebar costs every page ~200px; on a laptop or tablet the order list
 # needs them. The index page and breadcrumbs still lead everywhere.
 admin.site.enable_nav_sidebar = False
+
+# The product's name on every admin page and in the browser tab, not "Django administration".
+admin.site.site_header = _("吹哨 · 工单后台")
+admin.site.site_title = _("吹哨工单后台")
+admin.site.index_title = _("工作台")

@@ -49,3 +49,10 @@ def test_the_admin_switches_to_english_and_remembers_it(cast):
     html = client.get(url).content.decode()
     assert "Awaiting my approval" in html and "待我审批" not in html
     assert 'value="zh-hans"' in html  # and offers the way back
+
+
+def test_the_admin_carries_the_products_name_in_both_languages(cast):
+    url = reverse("admin:index")
+    zh, en = page(cast.lead, url, "zh-hans"), page(cast.lead, url, "en")
+    assert "吹哨 · 工单后台" in zh and "<title>工作台 | 吹哨工单后台</title>" in zh
+    assert "Whistle · Back office" in en and "Django" not in en.split("<body")[1][:3000]
