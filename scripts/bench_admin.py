@@ -6,8 +6,8 @@ the changelist and the dashboard through Django's test client as a dispatcher (s
 as a lead (one professional line), reporting the median render time and the query count of
 each page. Drops the database at the end unless --keep.
 
-    DATABASE_HOST_URL=postgres://postgres@127.0.0.1:5432 \
-        /work/main/.venv/bin/python scripts/bench_admin.py --rows 1000000
+    BENCH_PG=postgres://postgres@127.0.0.1:5432 \
+        .venv/bin/python scripts/bench_admin.py --rows 1000000
 
 Append the printed Markdown table to docs/benchmarks.md.
 """
@@ -140,7 +140,7 @@ def main() -> int:
         "--reuse", action="store_true", help="measure a database kept by an earlier --keep run"
     )
     args = parser.parse_args()
-    host = os.environ.get("DATABASE_HOST_URL", "postgres://postgres@127.0.0.1:5432")
+    host = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 
     if not args.reuse:
         admin_db(host, f'DROP DATABASE IF EXISTS "{args.db}"')

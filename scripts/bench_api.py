@@ -6,7 +6,7 @@ requests/s and p50/p95 latency, beside a trivial JSON view (/api/v1/ping/) serve
 gunicorn: the floor. Scenarios: POST /api/v1/tickets/ (creates), the list's first page, and a
 page deep in the table (cursor from the middle of the ordering) for two orderings.
 
-    DATABASE_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres \\
+    BENCH_PG=postgres://postgres@127.0.0.1:5432 \\
         .venv/bin/python scripts/bench_api.py [--rows 1000000] [--requests 500]
 
 It creates the database `bench_i4`, fills it with INSERT ... SELECT generate_series, runs the
@@ -277,7 +277,8 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="do not drop the database")
     args = parser.parse_args()
-    admin_url = os.environ.get("DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    server = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+    admin_url = f"{server}/postgres"
     db_url = recreate_db(admin_url)
     env = {
         **os.environ,

@@ -5,7 +5,7 @@ Loads N open orders with running promise clocks into a scratch PostgreSQL databa
 (remind, chase or breach), and times one sweep; then the same with 10,000 orders and the same
 number due. Prints the figures and the ratio; `--write` appends them to docs/benchmarks.md.
 
-    /work/main/.venv/bin/python scripts/bench_sweep.py --write
+    .venv/bin/python scripts/bench_sweep.py --write
 
 The scratch database (default bench_i3) is dropped at the end unless --keep.
 """
