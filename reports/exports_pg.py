@@ -48,7 +48,9 @@ def csv_field(value: str) -> str:
     return value
 
 
-TS = "to_char(({x}) AT TIME ZONE %(tz)s, 'YYYY-MM-DD HH24:MI:SS')"
+# Local wall time to the second, truncated like `exports._local`; text output of a timestamp
+# is "YYYY-MM-DD HH:MI:SS" under DateStyle ISO (set for each chunk), cheaper than to_char.
+TS = "date_trunc('second', ({x}) AT TIME ZONE %(tz)s)::text"
 
 
 def _ts(x: str) -> str:
@@ -239,16 +241,18 @@ AFTER_PHONE = [
 
 
 def _line(fields: list[str], quoted: bool) -> str:
+    """concat_ws copies each value once (a chain of || copies the growing line each time);
+    every value is non-null by construction."""
     parts = [f.quoted if quoted and isinstance(f, Text) else f for f in fields]
-    return " || ',' || ".join(parts)
+    return "concat_ws(',', " + ", ".join(parts) + ")"
 
 
 def _lines(fields: list[str]) -> str:
     """Most rows hold no comma, quote or line break in any text field: one regular-expression
     test per row on all of them together picks the line without per-field quoting tests."""
-    raw = " || ".join(f.raw for f in fields if isinstance(f, Text))
+    raw = "concat(" + ", ".join(f.raw for f in fields if isinstance(f, Text)) + ")"
     return (
-        f"(CASE WHEN ({raw}) ~ '[\",\\r\\n]' THEN {_line(fields, True)} "
+        f"(CASE WHEN {raw} ~ '[\",\\r\\n]' THEN {_line(fields, True)} "
         f"ELSE {_line(fields, False)} END)"
     )
 
@@ -299,6 +303,7 @@ def ticket_csv_chunks(*, user, qs, now: datetime) -> Iterator[tuple[int, str]]:
             cur.execute("SET LOCAL jit = off")
             # Eleven joins took 50 ms to plan per chunk; the order written is the good one.
             cur.execute("SET LOCAL join_collapse_limit = 1")
+            cur.execute("SET LOCAL datestyle = 'ISO'")
             cur.execute(sql, {**params, "last": last})
             rows = cur.fetchall()
         if not rows:
