@@ -308,11 +308,14 @@ def ticket_csv_chunks(*, user, qs, now: datetime) -> Iterator[tuple[int, str]]:
             rows = cur.fetchall()
         if not rows:
             return
-        lines = [
-            f"{a}{csv_field(p if full_phone or r == uid else mask_phone(p))}{b}"
-            for _pk, r, p, a, b in rows
-        ]
-        yield len(lines), "\r\n".join(lines) + "\r\n"
-        if len(rows) < params["chunk"]:
+        count, last = len(rows), rows[-1][0]
+        text = "\r\n".join(
+            [
+                f"{a}{csv_field(p if full_phone or r == uid else mask_phone(p))}{b}"
+                for _pk, r, p, a, b in rows
+            ]
+        )
+        del rows  # only the chunk's text stays alive while the caller writes it
+        yield count, text + "\r\n"
+        if count < params["chunk"]:
             return
-        last = rows[-1][0]
