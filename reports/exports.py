@@ -12,7 +12,7 @@ import io
 import os
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -51,6 +51,22 @@ def neutralise(value: str) -> str:
     if value and value[0] in DANGEROUS:
         return "'" + value
     return value
+
+
+def hours(microseconds: int, places: int) -> float:
+    """Microseconds as hours, rounded half away from zero on the exact value (as PostgreSQL
+    rounds numeric), so both export paths agree to the last digit: float round() works on
+    the binary approximation (round(0.15, 1) is 0.1 but 9 minutes are 0.15 h → 0.2)."""
+    scale = 10**places
+    q, r = divmod(abs(microseconds) * scale, 3_600_000_000)
+    if 2 * r >= 3_600_000_000:
+        q += 1
+    if q == 0:
+        return 0.0
+    return q / scale if microseconds > 0 else -q / scale
+
+
+US = timedelta(microseconds=1)
 
 
 def _local(dt: datetime | None) -> datetime | None:
@@ -314,13 +330,13 @@ def ticket_rows(
             net = overdue_h = None
             overdue = False
             if p_stop is not None and not p_voided:
-                net = round(((p_stop - p_start).total_seconds() - paused) / 3600, 2)
+                net = hours((p_stop - p_start) // US - paused * 1_000_000, 2)
                 if due is not None and p_stop > due:
-                    overdue, overdue_h = True, round((p_stop - due).total_seconds() / 3600, 1)
+                    overdue, overdue_h = True, hours((p_stop - due) // US, 1)
             elif due is not None and not p_voided:
                 ref = p_paused_at or now
                 if ref > due:
-                    overdue, overdue_h = True, round((ref - due).total_seconds() / 3600, 1)
+                    overdue, overdue_h = True, hours((ref - due) // US, 1)
             yield [
                 number,
                 channel.get(ch, ch),
@@ -353,7 +369,7 @@ def ticket_rows(
                 local(orig_due),
                 local(due),
                 suspensions,
-                round((paused or 0) / 3600, 2),
+                hours((paused or 0) * 1_000_000, 2),
                 local(replied_at),
                 neut(result),
                 cause.get(reply_cause, ""),

@@ -1,19 +1,27 @@
 """PostgreSQL fast path for the orders CSV: the database renders each line.
 
 The generic path (`exports.ticket_rows` + csv.writer) costs tens of microseconds per row in
-Python for 48 columns; here PostgreSQL formats times, labels, names, quoting and formula
-neutralisation, and Python only masks the phone and joins the lines. Both paths produce the
-same values: the export tests parse both back and compare them field by field with the
-orders (the suite runs on SQLite and on PostgreSQL).
+Python for 48 columns; here PostgreSQL formats times, labels, names, numbers, CSV quoting and
+formula neutralisation, and Python only masks the phone (`mask_phone`, one rule for both
+paths) and joins the lines. The output is byte for byte the generic path's: csv.writer's
+minimal quoting (a field is quoted only if it holds a comma, a quote, CR or LF), CRLF line
+ends, times in Asia/Shanghai to the second, hours rounded half away from zero on the exact
+value (`exports.hours`). tests/reports/test_exports.py compares the two paths on the same
+orders, byte for byte.
+
+Each chunk is one query: the next `REPORTS_EXPORT_PG_CHUNK` ids of the export's queryset
+(keyset on the primary key, index-ordered) joined to their lines, so memory stays flat.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from accounts.permissions import can_see_full_phone, mask_phone
@@ -27,7 +35,22 @@ from workorders.models import (
     VisitOutcome,
 )
 
-TS = "to_char(({x}) AT TIME ZONE %(tz)s, 'YYYY-MM-DD HH24:MI:SS')"
+# Characters Python's str.strip() removes (user names are "last+first".strip()); the last
+# one is U+3000.
+WHITESPACE = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace())
+NEEDS_QUOTES = re.compile('[",\r\n]').search
+
+
+def csv_field(value: str) -> str:
+    """One field as csv.writer (QUOTE_MINIMAL) writes it."""
+    if NEEDS_QUOTES(value):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+# Local wall time to the second, truncated like `exports._local`; text output of a timestamp
+# is "YYYY-MM-DD HH:MI:SS" under DateStyle ISO (set for each chunk), cheaper than to_char.
+TS = "date_trunc('second', ({x}) AT TIME ZONE %(tz)s)::text"
 
 
 def _ts(x: str) -> str:
@@ -41,12 +64,25 @@ def _neut(x: str) -> str:
     )
 
 
-def _q(x: str, neutralise: bool = False) -> str:
-    """A CSV field: always quoted, quotes doubled."""
-    x = f"coalesce(({x})::text, '')"
-    if neutralise:
-        x = _neut(x)
-    return f"('\"' || replace({x}, '\"', '\"\"') || '\"')"
+class Text(str):
+    """A text field: the SQL of its value, and `quoted`, the same value quoted only when it
+    must be (csv.writer's QUOTE_MINIMAL). `raw` is the value before neutralisation."""
+
+    quoted: str
+    raw: str
+
+
+def _q(x: str, neutralise: bool = False) -> Text:
+    """A text field; `x` should be a plain column of the inner query (it is repeated)."""
+    raw = f"coalesce(({x})::text, '')"
+    value = _neut(raw) if neutralise else raw
+    field = Text(value)
+    field.raw = raw
+    field.quoted = (
+        f"(CASE WHEN {value} ~ '[\",\\r\\n]' "
+        f"THEN '\"' || replace({value}, '\"', '\"\"') || '\"' ELSE {value} END)"
+    )
+    return field
 
 
 def _num(x: str) -> str:
@@ -54,6 +90,8 @@ def _num(x: str) -> str:
 
 
 def _hours(x: str, places: int) -> str:
+    """Hours as `exports.hours` gives them and `csv_number` writes them: numeric arithmetic
+    (exact), rounded half away from zero, trailing zeros dropped."""
     return f"coalesce(trim_scale(round(({x})::numeric, {places}))::text, '')"
 
 
@@ -70,13 +108,18 @@ ENUMS = {
 
 def _case(param: str, col: str, default: str) -> str:
     """A label by CASE over the choices (cheaper per row than a JSON lookup); the labels
-    themselves are parameters, in the user's language."""
+    themselves are parameters, in the user's language, already CSV-quoted if need be."""
     whens = " ".join(f"WHEN '{value}' THEN %({param}_{value})s" for value in ENUMS[param].values)
     return f"(CASE {col} {whens} ELSE {default} END)"
 
 
-def _label(param: str, col: str) -> str:
-    return _q(_case(param, col, col))
+def _label(param: str, col: str) -> Text:
+    """A choice's label; an unknown value is written as it is."""
+    default = _q(col)
+    field = Text(_case(param, col, default))
+    field.raw = default.raw
+    field.quoted = _case(param, col, default.quoted)
+    return field
 
 
 def _yn(cond: str) -> str:
@@ -84,11 +127,11 @@ def _yn(cond: str) -> str:
 
 
 def _user(alias: str) -> str:
-    full = f"btrim({alias}.last_name || {alias}.first_name)"
-    return _q(
+    """The exporter's user name: "last+first(username)", else the username; '' for none."""
+    full = f"btrim({alias}.last_name || {alias}.first_name, %(ws)s)"
+    return (
         f"CASE WHEN {alias}.id IS NULL THEN '' WHEN {full} <> '' "
-        f"THEN {full} || '(' || {alias}.username || ')' ELSE {alias}.username END",
-        neutralise=True,
+        f"THEN {full} || '(' || {alias}.username || ')' ELSE {alias}.username END"
     )
 
 
@@ -101,68 +144,33 @@ OVER_SECONDS = (
     f"THEN extract(epoch FROM c.stopped_at - c.due_at) "
     f"WHEN {RUNNING} AND {REF} > c.due_at THEN extract(epoch FROM {REF} - c.due_at) END)"
 )
+NET = _hours(
+    f"CASE WHEN {STOPPED} THEN "
+    f"(extract(epoch FROM c.stopped_at - c.started_at) - c.paused_seconds) / 3600.0 END",
+    2,
+)
 
-BEFORE_PHONE = [
-    _q("t.number"),
-    _label("channel", "t.channel"),
-    _label("state", "t.state"),
-    _user("ru"),
-    _q("rd.name"),
-    _ts("t.reported_at"),
-    _q("t.customer_name", True),
-]
-AFTER_PHONE = [
-    _q("t.customer_region", True),
-    _num("t.star_level"),
-    _yn("t.is_elderly"),
-    _yn("t.claimed_escalation"),
-    _q("CASE WHEN cp.id IS NULL THEN cat.name ELSE cp.name || ' / ' || cat.name END"),
-    _label("urgency", "t.urgency"),
-    _q("t.urgency_reason", True),
-    _q("t.description", True),
-    _ts("t.dispatched_at"),
-    _user("du"),
-    _q("d.name"),
-    _q("co.names"),
-    _ts("t.claimed_at"),
-    _user("cu"),
-    _user("hu"),
-    _num("t.return_count"),
-    _q("t.last_return_reason", True),
-    _q(_case("ruling", "t.last_return_ruling", "''")),
-    _num("t.redispatch_count"),
-    _num("t.extension_count"),
-    _ts("c.original_due_at"),
-    _ts("c.due_at"),
-    _num("t.suspension_count"),
-    _hours("coalesce(c.paused_seconds, 0) / 3600.0", 2),
-    _ts("t.replied_at"),
-    _q("t.reply_result", True),
-    _q(_case("cause", "t.reply_cause", "''")),
-    _ts("t.visit_at"),
-    _q(_case("outcome", "t.visit_outcome", "''")),
-    "(CASE WHEN t.visit_resolved IS NULL THEN '' "
-    "WHEN t.visit_resolved THEN %(yes)s ELSE %(no)s END)",
-    _q(_case("satisfaction", "t.visit_satisfaction", "''")),
-    _ts("t.closed_at"),
-    _hours(
-        f"CASE WHEN {STOPPED} THEN "
-        f"(extract(epoch FROM c.stopped_at - c.started_at) - c.paused_seconds) / 3600.0 END",
-        2,
-    ),
-    _yn(f"{OVER_SECONDS} IS NOT NULL"),
-    _hours(f"{OVER_SECONDS} / 3600.0", 1),
-    _num("t.chase_count"),
-    _num("t.supervise_count"),
-    _num("t.redo_count"),
-    _yn("t.is_repeat"),
-    _q("rp.number"),
-]
-
-SQL = f"""
-SELECT t.reporter_id, t.customer_phone,
-       {" || ',' || ".join(BEFORE_PHONE)},
-       {" || ',' || ".join(AFTER_PHONE)}
+# The inner query computes each value once; OFFSET 0 keeps it from being flattened into the
+# outer one, whose quoting CASE repeats the column. ARRAY(...) makes the chunk's ids an init
+# plan, so the orders are fetched by primary key (as a semi-join PostgreSQL scanned them all).
+INNER = f"""
+SELECT t.id, t.reporter_id, t.customer_phone, t.number, t.channel, t.state,
+  {_user("ru")} AS ru, rd.name AS rd, {_ts("t.reported_at")} AS reported_at,
+  t.customer_name, t.customer_region, t.star_level, t.is_elderly, t.claimed_escalation,
+  CASE WHEN cp.id IS NULL THEN cat.name ELSE cp.name || ' / ' || cat.name END AS cat,
+  t.urgency, t.urgency_reason, t.description, {_ts("t.dispatched_at")} AS dispatched_at,
+  {_user("du")} AS du, d.name AS d,
+  (SELECT string_agg(cd.name, '、' ORDER BY ch.id) FROM workorders_cohandling ch
+   JOIN accounts_department cd ON cd.id = ch.department_id WHERE ch.ticket_id = t.id) AS co,
+  {_ts("t.claimed_at")} AS claimed_at, {_user("cu")} AS cu, {_user("hu")} AS hu,
+  t.return_count, t.last_return_reason, t.last_return_ruling, t.redispatch_count,
+  t.extension_count, {_ts("c.original_due_at")} AS original_due_at,
+  {_ts("c.due_at")} AS due_at, t.suspension_count,
+  {_hours("coalesce(c.paused_seconds, 0) / 3600.0", 2)} AS paused,
+  {_ts("t.replied_at")} AS replied_at, t.reply_result, t.reply_cause,
+  {_ts("t.visit_at")} AS visit_at, t.visit_outcome, t.visit_resolved, t.visit_satisfaction,
+  {_ts("t.closed_at")} AS closed_at, {NET} AS net, {OVER_SECONDS} AS over_seconds,
+  t.chase_count, t.supervise_count, t.redo_count, t.is_repeat, rp.number AS rp
 FROM workorders_ticket t
 LEFT JOIN sla_clock c ON c.id = t.promise_clock_id
 LEFT JOIN accounts_user ru ON ru.id = t.reporter_id
@@ -174,14 +182,100 @@ LEFT JOIN accounts_department d ON d.id = t.department_id
 LEFT JOIN workorders_category cat ON cat.id = t.category_id
 LEFT JOIN workorders_category cp ON cp.id = cat.parent_id
 LEFT JOIN workorders_ticket rp ON rp.id = t.repeat_of_id
-LEFT JOIN (
-    SELECT ch.ticket_id, string_agg(cd.name, '、' ORDER BY ch.id) AS names
-    FROM workorders_cohandling ch JOIN accounts_department cd ON cd.id = ch.department_id
-    WHERE ch.ticket_id = ANY(%(ids)s) GROUP BY ch.ticket_id
-) co ON co.ticket_id = t.id
-WHERE t.id = ANY(%(ids)s)
-ORDER BY t.id
+WHERE t.id = ANY(ARRAY(@IDS@))
+OFFSET 0
 """
+
+BEFORE_PHONE = [
+    _q("s.number"),
+    _label("channel", "s.channel"),
+    _label("state", "s.state"),
+    _q("s.ru", True),
+    _q("s.rd"),
+    "s.reported_at",
+    _q("s.customer_name", True),
+]
+AFTER_PHONE = [
+    _q("s.customer_region", True),
+    _num("s.star_level"),
+    _yn("s.is_elderly"),
+    _yn("s.claimed_escalation"),
+    _q("s.cat"),
+    _label("urgency", "s.urgency"),
+    _q("s.urgency_reason", True),
+    _q("s.description", True),
+    "s.dispatched_at",
+    _q("s.du", True),
+    _q("s.d"),
+    _q("s.co"),
+    "s.claimed_at",
+    _q("s.cu", True),
+    _q("s.hu", True),
+    _num("s.return_count"),
+    _q("s.last_return_reason", True),
+    _case("ruling", "s.last_return_ruling", "''"),
+    _num("s.redispatch_count"),
+    _num("s.extension_count"),
+    "s.original_due_at",
+    "s.due_at",
+    _num("s.suspension_count"),
+    "s.paused",
+    "s.replied_at",
+    _q("s.reply_result", True),
+    _case("cause", "s.reply_cause", "''"),
+    "s.visit_at",
+    _case("outcome", "s.visit_outcome", "''"),
+    "(CASE WHEN s.visit_resolved IS NULL THEN '' "
+    "WHEN s.visit_resolved THEN %(yes)s ELSE %(no)s END)",
+    _case("satisfaction", "s.visit_satisfaction", "''"),
+    "s.closed_at",
+    "s.net",
+    _yn("s.over_seconds IS NOT NULL"),
+    _hours("s.over_seconds / 3600.0", 1),
+    _num("s.chase_count"),
+    _num("s.supervise_count"),
+    _num("s.redo_count"),
+    _yn("s.is_repeat"),
+    _q("s.rp"),
+]
+
+
+def _line(fields: list[str], quoted: bool) -> str:
+    """concat_ws copies each value once (a chain of || copies the growing line each time);
+    every value is non-null by construction."""
+    parts = [f.quoted if quoted and isinstance(f, Text) else f for f in fields]
+    return "concat_ws(',', " + ", ".join(parts) + ")"
+
+
+def _lines(fields: list[str]) -> str:
+    """Most rows hold no comma, quote or line break in any text field: one regular-expression
+    test per row on all of them together picks the line without per-field quoting tests."""
+    raw = "concat(" + ", ".join(f.raw for f in fields if isinstance(f, Text)) + ")"
+    return (
+        f"(CASE WHEN {raw} ~ '[\",\\r\\n]' THEN {_line(fields, True)} "
+        f"ELSE {_line(fields, False)} END)"
+    )
+
+
+SQL = f"""
+SELECT s.id, s.reporter_id, s.customer_phone,
+       {_lines(BEFORE_PHONE)} || ',',
+       ',' || {_lines(AFTER_PHONE)}
+FROM ({INNER}) s
+ORDER BY s.id
+"""
+
+
+def _ids_sql(qs) -> str:
+    """The next %(chunk)s ids of the export's queryset after %(last)s, as SQL to nest in the
+    chunk query (the queryset's own parameters bound as literals by the driver)."""
+    sql, params = qs.order_by().values(export_id=F("pk")).query.sql_with_params()
+    with connection.cursor() as cur:
+        literal = cur.mogrify(sql, params).decode()
+    return (
+        f"SELECT f.export_id FROM ({literal.replace('%', '%%')}) f "
+        "WHERE f.export_id > %(last)s ORDER BY f.export_id LIMIT %(chunk)s"
+    )
 
 
 def ticket_csv_chunks(*, user, qs, now: datetime) -> Iterator[tuple[int, str]]:
@@ -189,30 +283,39 @@ def ticket_csv_chunks(*, user, qs, now: datetime) -> Iterator[tuple[int, str]]:
     params = {
         "tz": settings.TIME_ZONE,
         "now": now,
-        "yes": _("是"),
-        "no": _("否"),
+        "ws": WHITESPACE,
+        "yes": csv_field(_("是")),
+        "no": csv_field(_("否")),
         **{
-            f"{param}_{value}": str(label)
+            f"{param}_{value}": csv_field(str(label))
             for param, enum in ENUMS.items()
             for value, label in enum.choices
         },
+        "chunk": settings.REPORTS_EXPORT_PG_CHUNK,
     }
+    sql = SQL.replace("@IDS@", _ids_sql(qs))
     full_phone = user is None or can_see_full_phone(user)
     uid = getattr(user, "pk", None)
-    chunk = settings.REPORTS_EXPORT_CHUNK
-    ids_qs = qs.order_by("pk").values_list("pk", flat=True)
     last = 0
     while True:
-        ids = list(ids_qs.filter(pk__gt=last)[:chunk])
-        if not ids:
+        with transaction.atomic(), connection.cursor() as cur:
+            # JIT compiled the 48 expressions for 0.3 s per chunk and saved nothing.
+            cur.execute("SET LOCAL jit = off")
+            # Eleven joins took 50 ms to plan per chunk; the order written is the good one.
+            cur.execute("SET LOCAL join_collapse_limit = 1")
+            cur.execute("SET LOCAL datestyle = 'ISO'")
+            cur.execute(sql, {**params, "last": last})
+            rows = cur.fetchall()
+        if not rows:
             return
-        with connection.cursor() as cur:
-            cur.execute(SQL, {**params, "ids": ids})
-            lines = [
-                f"{a},{p if full_phone or r == uid else mask_phone(p)},{b}"
-                for r, p, a, b in cur.fetchall()
+        count, last = len(rows), rows[-1][0]
+        text = "\r\n".join(
+            [
+                f"{a}{csv_field(p if full_phone or r == uid else mask_phone(p))}{b}"
+                for _pk, r, p, a, b in rows
             ]
-        yield len(lines), "\r\n".join(lines) + "\r\n"
-        if len(ids) < chunk:
+        )
+        del rows  # only the chunk's text stays alive while the caller writes it
+        yield count, text + "\r\n"
+        if count < params["chunk"]:
             return
-        last = ids[-1]

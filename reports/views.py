@@ -106,7 +106,7 @@ def report_page(request):
         headline.append({"current": cur, "previous": prev})
     all_figures = _figure_cells(filters, current, [k.key for k in kpis.KPIS], {})
 
-    board = kpis.department_scorecard(user=user, period=period, scope=scope)
+    board = kpis.department_scorecard(user=user, period=period, scope=scope, p90=False)
     scorecard = [
         {
             "rank": i,
@@ -118,7 +118,7 @@ def report_page(request):
     trend_by = "day" if (period.end - period.start).days <= 31 else "week"
     if request.GET.get("trend") in ("day", "week"):
         trend_by = request.GET["trend"]
-    trend_rows = kpis.kpi_rows(user=user, period=period, scope=scope, group_by=trend_by)
+    trend_rows = kpis.kpi_rows(user=user, period=period, scope=scope, group_by=trend_by, p90=False)
     trend_svg = charts.trend_svg(
         trend_rows,
         keys=kpis.HEADLINE,
@@ -133,7 +133,9 @@ def report_page(request):
                     filters, r, SCORE_KEYS, _group_overrides(filters.group_by, r)
                 ),
             }
-            for r in kpis.kpi_rows(user=user, period=period, scope=scope, group_by=filters.group_by)
+            for r in kpis.kpi_rows(
+                user=user, period=period, scope=scope, group_by=filters.group_by, p90=False
+            )
         ]
     backlog = kpis.backlog(user=user, scope=scope, now=now)
     for r in backlog["by_state"]:

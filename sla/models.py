@@ -107,6 +107,8 @@ class Clock(models.Model):
             ),
             models.Index(fields=["ticket", "kind"], name="clock_ticket_kind"),
             models.Index(fields=["kind", "stopped_at"], name="clock_kind_stopped"),
+            # Reports (issue 7): 退单率's denominator counts sign-for clocks started in a period.
+            models.Index(fields=["kind", "started_at"], name="clock_kind_started"),
             # Back office (issue 6): SLA-status filters over running clocks without a scan.
             models.Index(
                 fields=["due_at", "risk_at"],
