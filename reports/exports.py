@@ -1,8 +1,9 @@
 """Exports of orders (every field of DESIGN.md §7) and of the transition log, with the report's
 filters. Rows come from `values_list` in keyset-paginated chunks (memory stays flat at any
 size) and are joined to small precomputed lookups (users, departments, categories) in Python;
-co-handling departments are fetched per chunk. CSV is streamed with a UTF-8 BOM; XLSX is
-written by openpyxl's write-only mode to a temporary file.
+co-handling departments are fetched per chunk. CSV is streamed with a UTF-8 BOM (on
+PostgreSQL the rows are formatted in SQL by `exports_pg`, byte-identical); XLSX is written by
+our streaming writer (`xlsx.py`) to a temporary file.
 """
 
 from __future__ import annotations
