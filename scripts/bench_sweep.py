@@ -316,8 +316,13 @@ def write_doc(args, figures, ratio: float, pg: str, plan: str) -> None:
     path.parent.mkdir(exist_ok=True)
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     heading = "## SLA sweep (issue 3)"
+    after = ""
     if heading in text:
-        text = text[: text.index(heading)].rstrip() + "\n"
+        # Replace this section only; the sections after it stay where they are.
+        start = text.index(heading)
+        end = text.find("\n## ", start + len(heading))
+        after = "" if end == -1 else text[end:]
+        text = text[:start].rstrip() + "\n"
     big_ms = statistics.median(figures[args.orders][1]) * 1000
     rows = []
     for n, (load_s, times, cpu, loads) in figures.items():
@@ -354,7 +359,7 @@ follows the due rows, not the open ones. Plan of the claim query at {args.orders
 {plan}
 ```
 """
-    path.write_text(text)
+    path.write_text(text.rstrip("\n") + "\n" + after if after else text)
     print(f"written to {path}")
 
 
