@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB = "bench_i7"
+DB = os.environ.get("BENCH_DB", "bench_i7")
 URL = f"{PG}/{DB}"
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 8, 1, tzinfo=TZ)
