@@ -81,7 +81,7 @@ def test_period_not_on_whole_days_falls_back(world, cast):
 def _random_world(cast, n: int = 60, seed: int = 7) -> None:
     """Orders reported over six weeks at any hour (some close to local midnight), each on a
     random path: cancelled, left dispatched, closed by either department with a random visit,
-    returned and the return rejected or upheld."""
+    returned and the return rejected or upheld, suspended (and resumed or not)."""
     rnd = random.Random(seed)
     start = datetime(2026, 10, 12, 0, 0, tzinfo=TZ)
     channels = ["hotline", "counter", "online", "field"]
@@ -101,7 +101,7 @@ def _random_world(cast, n: int = 60, seed: int = 7) -> None:
             at = at + timedelta(hours=rnd.uniform(lo, hi))
             return at
 
-        path = rnd.randrange(6)
+        path = rnd.randrange(7)
         if path == 0:
             services.ticket_cancel(
                 ticket=t, by=cast.dispatcher, reason="重复报单", now=step(0.1, 1)
@@ -134,6 +134,17 @@ def _random_world(cast, n: int = 60, seed: int = 7) -> None:
         lead = cast.other_lead if to_business else cast.lead
         handler = None if to_business else cast.handler
         services.ticket_claim(ticket=t, by=lead, handler=handler, now=step(0.2, 4))
+        if path == 6:  # suspended; resumed half the time
+            services.ticket_suspend(
+                ticket=t,
+                by=lead,
+                reason="unreachable",
+                until=at + timedelta(days=5),
+                now=step(1, 60),
+            )
+            if rnd.random() < 0.5:
+                continue
+            services.ticket_resume(ticket=t, by=lead, now=step(1, 60))
         services.ticket_reply(
             ticket=t,
             by=handler or lead,
@@ -170,3 +181,19 @@ def test_random_orders_same_as_one_query_per_view(cast):
     custom = period_for("custom", start=date(2026, 10, 20), end=date(2026, 11, 16))
     _check(cast.auditor, custom, Scope(), "week")
     _check(cast.auditor, custom, Scope(department=cast.network), "day")
+
+
+def test_backlog_breached_count_matches_the_breached_list(cast):
+    _random_world(cast)
+    assert kpis.backlog_tickets(user=cast.auditor).filter(state="suspended").exists()
+    for now in (
+        datetime(2026, 10, 20, 12, tzinfo=TZ),
+        datetime(2026, 11, 10, 12, tzinfo=TZ),
+        datetime(2026, 12, 31, tzinfo=TZ),
+    ):
+        for user in (cast.auditor, cast.other_lead):
+            for scope in _scopes(cast):
+                b = kpis.backlog(user=user, scope=scope, now=now)
+                listed = kpis.breached_tickets(user=user, scope=scope, now=now)
+                assert b["breached"] == listed.count()
+    assert kpis.backlog(user=cast.auditor, now=datetime(2026, 12, 31, tzinfo=TZ))["breached"] > 0
