@@ -270,6 +270,7 @@ def child_kpi(days: int) -> dict:
         ("scorecard", lambda: kpis.department_scorecard(user=user, period=f.period)),
         ("trend_by_day", lambda: kpis.kpi_rows(user=user, period=f.period, group_by="day")),
         ("backlog", lambda: kpis.backlog(user=user)),
+        ("page_figures", lambda: kpis.report_figures(user=user, period=f.period)),
     ):
         best = None
         for _ in range(2):
