@@ -41,6 +41,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -52,7 +53,14 @@ from django.utils.translation import pgettext_lazy
 from accounts.models import Department
 from accounts.permissions import sees_all_tickets
 from sla.models import Clock, ClockKind, SlaStatus
-from sla.selectors import NetSeconds, clock_met_q, clock_stopped_q, filter_sla_status, promise_met_q
+from sla.selectors import (
+    NetSeconds,
+    clock_met_q,
+    clock_stopped_q,
+    filter_sla_status,
+    promise_met_q,
+    sla_status_q,
+)
 from workorders.models import (
     OPEN_STATES,
     AuditEntry,
@@ -665,17 +673,147 @@ def kpi_summary(*, user, period: Period, scope: Scope | None = None) -> KpiRow:
     return kpi_rows(user=user, period=period, scope=scope)[0]
 
 
-def department_scorecard(
-    *, user, period: Period, scope: Scope | None = None, p90: bool = True
-) -> list[KpiRow]:
-    """Departments ranked: 限时办结率, then 响应率, then 满意率 (None last)."""
-    rows = kpi_rows(user=user, period=period, scope=scope, group_by="department", p90=p90)
-
+def _ranked(rows: list[KpiRow]) -> list[KpiRow]:
     def rank(r: KpiRow):
         rates = [r.rate(k) for k in ("on_time_closure", "response", "satisfaction")]
         return (*((x is None, -(x or 0)) for x in rates), r.key is None, r.label)
 
     return sorted(rows, key=rank)
+
+
+def department_scorecard(
+    *, user, period: Period, scope: Scope | None = None, p90: bool = True
+) -> list[KpiRow]:
+    """Departments ranked: 限时办结率, then 响应率, then 满意率 (None last)."""
+    return _ranked(kpi_rows(user=user, period=period, scope=scope, group_by="department", p90=p90))
+
+
+# --------------------------------------------------------------------------- the report page
+
+
+@dataclass
+class ReportFigures:
+    """What the report page shows: the period's total (with P90), the previous period's
+    total (no P90), the ranked department scorecard and the trend (no P90)."""
+
+    current: KpiRow
+    previous: KpiRow
+    scorecard: list[KpiRow]
+    trend: list[KpiRow]
+
+
+@dataclass
+class _Acc:
+    """Counts and net-time sums of some (department, day) cells: they add up exactly."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    rows: int = 0
+    net_sum: float = 0.0
+    net_n: int = 0
+
+    def add(self, r: dict, names) -> None:
+        for name in names:
+            self.counts[name] = self.counts.get(name, 0) + (r[name] or 0)
+        self.rows += r["_rows"]
+        if r.get("_net_n"):
+            self.net_sum += r["_net_sum"] or 0.0
+            self.net_n += r["_net_n"]
+
+    def row(self, key, label: str, period: Period) -> KpiRow:
+        counts = {name: self.counts.get(name, 0) for name in SOURCE_OF_COUNT}
+        mean = self.net_sum / self.net_n if self.net_n else None
+        return KpiRow(key=key, label=label, counts=counts, net_mean_seconds=mean, period=period)
+
+
+def _whole_days(period: Period) -> bool:
+    return period.start == _midnight(period.first_day) and period.end == _midnight(
+        period.last_day + timedelta(days=1)
+    )
+
+
+def _bucket_start(group_by: str, d: date) -> date:
+    if group_by == "week":
+        return d - timedelta(days=d.weekday())
+    if group_by == "month":
+        return d.replace(day=1)
+    return d
+
+
+def report_figures(
+    *, user, period: Period, scope: Scope | None = None, trend_by: str = "day", p90: bool = True
+) -> ReportFigures:
+    """The report page's total, previous total, department scorecard and trend from ONE
+    grouped query per source: counts (and net-time sums) by (department, local day) over the
+    previous and the current period together, added up in Python. Each figure is a count or
+    a sum, so the views agree exactly with `kpi_rows` per view; P90 cannot be added up and is
+    computed live for the current total only. Periods that do not start and end on local
+    midnights fall back to one `kpi_rows` call per view."""
+    scope = scope or Scope()
+    previous = period.previous()
+    if trend_by not in TIME_GROUPS:
+        raise ValueError(f"unknown trend_by {trend_by!r}")
+    if not (_whole_days(period) and _whole_days(previous) and previous.end == period.start):
+        return ReportFigures(
+            current=kpi_summary(user=user, period=period, scope=scope),
+            previous=kpi_rows(user=user, period=previous, scope=scope, p90=False)[0],
+            scorecard=department_scorecard(user=user, period=period, scope=scope, p90=False),
+            trend=kpi_rows(user=user, period=period, scope=scope, group_by=trend_by, p90=False),
+        )
+    with _report_queries():
+        return _report_figures(user, period, previous, scope, trend_by, p90)
+
+
+def _report_figures(user, period, previous, scope, trend_by, p90) -> ReportFigures:
+    both = Period(previous.start, period.end, "custom")
+    first = period.first_day
+    cur, prev = _Acc(), _Acc()
+    depts: dict[object, _Acc] = {}
+    buckets: dict[date, _Acc] = {}
+    for source in SOURCES:
+        aggs = {**_aggregates(source), "_rows": Count("pk")}
+        if source.name == "closed":
+            net = NetSeconds("promise_clock__")
+            aggs.update(_net_sum=Sum(net), _net_n=Count(net))
+        qs = source_rows(source, user=user, period=both, scope=scope)
+        results = (
+            qs.annotate(_day=TruncDay(source.anchor, tzinfo=TZ), _dept=F(source.dept))
+            .values("_dept", "_day")
+            .annotate(**aggs)
+            .order_by()
+        )
+        for r in results:
+            day = timezone.localtime(r["_day"], TZ).date()
+            if day < first:
+                prev.add(r, source.counts)
+                continue
+            cur.add(r, source.counts)
+            depts.setdefault(r["_dept"], _Acc()).add(r, source.counts)
+            buckets.setdefault(_bucket_start(trend_by, day), _Acc()).add(r, source.counts)
+
+    current = cur.row(None, group_label(None, None), period)
+    if p90 and current.counts["closed"]:
+        closed = source_rows(SOURCE_OF_COUNT["closed"], user=user, period=period, scope=scope)
+        if connection.vendor == "postgresql":
+            current.net_p90_seconds = closed.aggregate(
+                p=Percentile90(NetSeconds("promise_clock__"))
+            )["p"]
+        else:
+            current.net_p90_seconds = _p90_sqlite(closed)
+    scorecard = [
+        acc.row(key, group_label("department", key), period)
+        for key, acc in depts.items()
+        if acc.rows
+    ]
+    trend = []
+    for d, acc in buckets.items():
+        key = _midnight(d)
+        trend.append(acc.row(key, group_label(trend_by, key), bucket_period(trend_by, key)))
+    return ReportFigures(
+        current=current,
+        previous=prev.row(None, group_label(None, None), previous),
+        scorecard=_ranked(scorecard),
+        trend=_fill_buckets(trend_by, period, trend),
+    )
 
 
 # --------------------------------------------------------------------------- drill-down
@@ -722,19 +860,23 @@ def age_band_q(band: str, now: datetime) -> Q:
 
 
 def backlog(*, user, scope: Scope | None = None, now: datetime | None = None) -> dict:
-    """Open orders by state and age band, and open orders breached now (one query each)."""
+    """Open orders by state and age band, and open orders breached now: one grouped query
+    (the breached count is a conditional count over the same scan; `breached_tickets` lists
+    the same orders)."""
     now = now or timezone.now()
     qs = backlog_tickets(user=user, scope=scope)
     whens = [When(age_band_q(code, now), then=Value(code)) for code, *_rest in AGE_BANDS]
     counts = (
         qs.annotate(band=Case(*whens, default=Value("lt1d"), output_field=CharField()))
         .values("state", "band")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("pk"), breached=Count("pk", filter=sla_status_q(SlaStatus.BREACHED, now)))
         .order_by()
     )
     table = {s: {b[0]: 0 for b in AGE_BANDS} for s in State.values}
+    breached = 0
     for r in counts:
         table[r["state"]][r["band"]] += r["n"]
+        breached += r["breached"]
     by_state = [
         {
             "state": s,
@@ -744,7 +886,6 @@ def backlog(*, user, scope: Scope | None = None, now: datetime | None = None) ->
         }
         for s in OPEN_STATES
     ]
-    breached = filter_sla_status(qs, SlaStatus.BREACHED, now=now).count()
     return {
         "by_state": by_state,
         "total": sum(r["total"] for r in by_state),

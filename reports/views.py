@@ -84,9 +84,12 @@ def report_page(request):
     if filters is None:
         return render(request, "reports/report.html", ctx, status=400)
     period, scope = filters.period, filters.scope
-    current = kpis.kpi_summary(user=user, period=period, scope=scope)
+    trend_by = "day" if (period.end - period.start).days <= 31 else "week"
+    if request.GET.get("trend") in ("day", "week"):
+        trend_by = request.GET["trend"]
+    figures = kpis.report_figures(user=user, period=period, scope=scope, trend_by=trend_by)
+    current, previous = figures.current, figures.previous
     previous_period = period.previous()
-    previous = kpis.kpi_summary(user=user, period=previous_period, scope=scope)
     prev_filters = ReportFilters(
         period=previous_period,
         scope=scope,
@@ -106,7 +109,7 @@ def report_page(request):
         headline.append({"current": cur, "previous": prev})
     all_figures = _figure_cells(filters, current, [k.key for k in kpis.KPIS], {})
 
-    board = kpis.department_scorecard(user=user, period=period, scope=scope, p90=False)
+    board = figures.scorecard
     scorecard = [
         {
             "rank": i,
@@ -115,10 +118,7 @@ def report_page(request):
         }
         for i, r in enumerate(board, start=1)
     ]
-    trend_by = "day" if (period.end - period.start).days <= 31 else "week"
-    if request.GET.get("trend") in ("day", "week"):
-        trend_by = request.GET["trend"]
-    trend_rows = kpis.kpi_rows(user=user, period=period, scope=scope, group_by=trend_by, p90=False)
+    trend_rows = figures.trend
     trend_svg = charts.trend_svg(
         trend_rows,
         keys=kpis.HEADLINE,

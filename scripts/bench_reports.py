@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB = "bench_i7"
+DB = os.environ.get("BENCH_DB", "bench_i7")
 URL = f"{PG}/{DB}"
 TZ = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 8, 1, tzinfo=TZ)
@@ -270,6 +270,7 @@ def child_kpi(days: int) -> dict:
         ("scorecard", lambda: kpis.department_scorecard(user=user, period=f.period)),
         ("trend_by_day", lambda: kpis.kpi_rows(user=user, period=f.period, group_by="day")),
         ("backlog", lambda: kpis.backlog(user=user)),
+        ("page_figures", lambda: kpis.report_figures(user=user, period=f.period)),
     ):
         best = None
         for _ in range(2):
