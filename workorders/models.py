@@ -144,6 +144,23 @@ phone_validator = RegexValidator(
 )
 
 
+def normalize_phone(raw: str | None) -> str:
+    """One spelling per number, so a repeat complaint is found however the number was typed:
+    spaces and hyphens dropped, then a fixed line written as area code-number (3-digit area
+    codes for 01x/02x, 4 digits otherwise: 010-…, 021-…, 0571-…). Anything that is not a
+    valid number comes back without spaces, for the validator to refuse."""
+    value = (raw or "").strip().replace(" ", "")
+    digits = value.replace("-", "")
+    if digits.startswith("0") and digits.isdigit() and 10 <= len(digits) <= 12:
+        area = 3 if digits[1] in "12" else 4
+        candidate = f"{digits[:area]}-{digits[area:]}"
+        if phone_validator.regex.match(candidate):
+            return candidate
+    if digits.startswith("1") and digits.isdigit() and len(digits) == 11:
+        return digits
+    return value
+
+
 def _trans_perm(name: str):
     def check(instance: Ticket, user) -> bool:
         return acting_role(user, name, instance) is not None

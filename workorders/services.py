@@ -48,6 +48,7 @@ from .models import (
     TicketSequence,
     Urgency,
     VisitOutcome,
+    normalize_phone,
 )
 
 REPEAT_WINDOW = timedelta(days=30)
@@ -249,7 +250,7 @@ def find_repeat_of(*, phone: str, category: Category, now: datetime) -> Ticket |
     """The most recent order with the same phone and category reported in the last 30 days."""
     return (
         Ticket.objects.filter(
-            customer_phone=phone,
+            customer_phone=normalize_phone(phone),
             category=category,
             reported_at__gte=now - REPEAT_WINDOW,
             reported_at__lte=now,
@@ -351,7 +352,7 @@ def ticket_report(
         category=category,
         urgency=urgency,
         urgency_reason=urgency_reason,
-        customer_phone=(customer_phone or "").strip().replace(" ", ""),
+        customer_phone=normalize_phone(customer_phone),
         description=(description or "").strip(),
         number="GD00000000000000",
         **fields,

@@ -14,7 +14,14 @@ from sla.models import Clock
 from tests.factories import CategoryFactory, jpeg_bytes, report, ticket_in_state
 from workorders import services
 from workorders.errors import Invalid, InvalidState
-from workorders.models import Attachment, AuditEntry, State, Ticket, TicketSequence
+from workorders.models import (
+    Attachment,
+    AuditEntry,
+    State,
+    Ticket,
+    TicketSequence,
+    normalize_phone,
+)
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 DAY = timedelta(days=1)
@@ -53,6 +60,45 @@ def test_phone_typed_with_spaces_is_the_same_customer(cast):
     first = report(cast, now=T0)
     again = report(cast, now=T0 + DAY, phone=" 138 0013 8000 ")
     assert (again.customer_phone, again.repeat_of_id) == ("13800138000", first.pk)
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("0571-87654321", "0571-87654321"),
+        ("057187654321", "0571-87654321"),
+        ("0571 8765 4321", "0571-87654321"),
+        ("01012345678", "010-12345678"),
+        ("021-1234567", "021-1234567"),
+        ("0211234567", "021-1234567"),
+        ("138-0013-8000", "13800138000"),
+        ("12345", "12345"),  # not a number: left for the validator to refuse
+    ],
+)
+def test_one_spelling_per_number(typed, stored):
+    assert normalize_phone(typed) == stored
+
+
+def test_fixed_line_with_or_without_the_hyphen_is_the_same_customer(cast):
+    first = report(cast, now=T0, phone="0571-87654321")
+    again = report(cast, now=T0 + DAY, phone="057187654321")
+    assert (again.customer_phone, again.repeat_of_id) == ("0571-87654321", first.pk)
+
+
+def test_migration_brings_older_orders_to_the_one_spelling(cast):
+    import importlib
+
+    from django.apps import apps
+
+    old = report(cast, now=T0)
+    Ticket.objects.filter(pk=old.pk).update(customer_phone="057187654321")
+    mobile = report(cast, now=T0, phone="13900139000")
+    migration = importlib.import_module("workorders.migrations.0003_normalize_customer_phones")
+    migration.forwards(apps, None)
+    assert Ticket.objects.get(pk=old.pk).customer_phone == "0571-87654321"
+    assert Ticket.objects.get(pk=mobile.pk).customer_phone == "13900139000"
+    again = report(cast, now=T0 + DAY, phone="0571-87654321")
+    assert again.repeat_of_id == old.pk
 
 
 def test_after_31_days_it_is_not_a_repeat(cast):
@@ -164,9 +210,16 @@ def test_missing_phone(cast, lang, message):
     assert _report_error(cast, lang, customer_phone="  ").fields["customer_phone"] == [message]
 
 
-@pytest.mark.parametrize("phone", ["13800138000", "0571-87654321", "02188886666"])
-def test_well_formed_phones_are_accepted(cast, phone):
-    assert report(cast, now=T0, phone=phone).customer_phone == phone
+@pytest.mark.parametrize(
+    ("phone", "stored"),
+    [
+        ("13800138000", "13800138000"),
+        ("0571-87654321", "0571-87654321"),
+        ("02188886666", "021-88886666"),  # stored in its one spelling
+    ],
+)
+def test_well_formed_phones_are_accepted(cast, phone, stored):
+    assert report(cast, now=T0, phone=phone).customer_phone == stored
 
 
 def _oversize_jpeg():
