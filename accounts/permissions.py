@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from workorders.phones import area_code_length
+
 from .roles import Role
 
 if TYPE_CHECKING:
@@ -190,7 +192,7 @@ def mask_phone(phone: str) -> str:
         # Fixed line: the area code (before the hyphen, else 3 digits for 01x/02x, 4 otherwise).
         area, sep, local = digits.partition("-")
         if not sep:
-            n = 3 if digits[1] in "12" else 4
+            n = area_code_length(digits)
             area, local = digits[:n], digits[n:]
         return f"{area}{sep}{'*' * (len(local) - 4)}{local[-4:]}"
     if len(digits) >= 11:

@@ -7,7 +7,7 @@ import uuid
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Right
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +15,7 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from accounts.permissions import acting_role
+from workorders.phones import phone_validator
 
 
 class Urgency(models.TextChoices):
@@ -133,32 +134,6 @@ class Category(models.Model):
     @property
     def path_display(self) -> str:
         return str(self)
-
-
-phone_validator = RegexValidator(
-    # Mainland mobile (1[3-9]x, 11 digits) or fixed line (0 + 2-3 digit area code + 7-8 digits,
-    # with an optional hyphen).
-    regex=r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$",
-    message=_("请输入正确的手机号（11位，1开头）或固定电话（区号-号码，如 0571-87654321）。"),
-    code="invalid_phone",
-)
-
-
-def normalize_phone(raw: str | None) -> str:
-    """One spelling per number, so a repeat complaint is found however the number was typed:
-    spaces and hyphens dropped, then a fixed line written as area code-number (3-digit area
-    codes for 01x/02x, 4 digits otherwise: 010-…, 021-…, 0571-…). Anything that is not a
-    valid number comes back without spaces, for the validator to refuse."""
-    value = (raw or "").strip().replace(" ", "")
-    digits = value.replace("-", "")
-    if digits.startswith("0") and digits.isdigit() and 10 <= len(digits) <= 12:
-        area = 3 if digits[1] in "12" else 4
-        candidate = f"{digits[:area]}-{digits[area:]}"
-        if phone_validator.regex.match(candidate):
-            return candidate
-    if digits.startswith("1") and digits.isdigit() and len(digits) == 11:
-        return digits
-    return value
 
 
 def _trans_perm(name: str):

@@ -48,8 +48,8 @@ from .models import (
     TicketSequence,
     Urgency,
     VisitOutcome,
-    normalize_phone,
 )
+from .phones import normalize_phone
 
 REPEAT_WINDOW = timedelta(days=30)
 CHASE_INTERVAL = timedelta(minutes=10)

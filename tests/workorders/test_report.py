@@ -20,8 +20,8 @@ from workorders.models import (
     State,
     Ticket,
     TicketSequence,
-    normalize_phone,
 )
+from workorders.phones import normalize_phone
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 DAY = timedelta(days=1)

@@ -6,7 +6,7 @@ from django.db.models import Q
 
 
 def forwards(apps, schema_editor):
-    from workorders.models import normalize_phone
+    from workorders.phones import normalize_phone
 
     Ticket = apps.get_model("workorders", "Ticket")
     # Mobiles typed as 11 digits are already in their one spelling; look at the rest only.
