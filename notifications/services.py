@@ -97,6 +97,20 @@ def _enqueue(task_name: str, ids: list[int]) -> None:
     transaction.on_commit(send)
 
 
+def _notification(note: Note, now: datetime) -> Notification:
+    title, body = note.text
+    return Notification(
+        recipient=note.recipient,
+        ticket_id=note.ticket_id,
+        kind=note.kind,
+        key=note.key,
+        title=title[:200],
+        body=body,
+        texts={code: [t[:200], b] for code, (t, b) in note.texts.items()},
+        created_at=now,
+    )
+
+
 def notifications_create(*, notes: Iterable[Note], now: datetime) -> int:
     """Write in-app notifications (a second write of the same key is ignored) and enqueue
     their emails after commit. Returns how many notes were given."""
@@ -104,21 +118,7 @@ def notifications_create(*, notes: Iterable[Note], now: datetime) -> int:
     if not notes:
         return 0
     Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient=n.recipient,
-                ticket_id=n.ticket_id,
-                kind=n.kind,
-                key=n.key,
-                title=n.text[0][:200],
-                body=n.text[1],
-                texts={code: [t[:200], b] for code, (t, b) in n.texts.items()},
-                created_at=now,
-            )
-            for n in notes
-        ],
-        ignore_conflicts=True,
-        batch_size=500,
+        [_notification(n, now) for n in notes], ignore_conflicts=True, batch_size=500
     )
     if settings.NOTIFY_EMAIL:
         keys = [n.key for n in notes if getattr(n.recipient, "email", "")]
@@ -222,12 +222,18 @@ def notify_chase(*, ticket, chase, by, now: datetime) -> None:
         from accounts.roles import Role
 
         users = audience.with_role(Role.DISPATCHER)
-    texts = in_every_language(lambda: chase_text(ticket=ticket, by=by, note=chase.note, now=now))
-    notes = [
-        Note(user, ticket.pk, NotificationKind.USER_CHASE, f"chase:{chase.pk}:u{user.pk}", texts)
-        for user in users
-        if user.pk != by.pk
-    ]
+    recipients = [user for user in users if user.pk != by.pk]
+    notes = []
+    if recipients:
+        texts = in_every_language(
+            lambda: chase_text(ticket=ticket, by=by, note=chase.note, now=now)
+        )
+        notes = [
+            Note(
+                user, ticket.pk, NotificationKind.USER_CHASE, f"chase:{chase.pk}:u{user.pk}", texts
+            )
+            for user in recipients
+        ]
     notifications_create(notes=notes, now=now)
     webhooks_create(
         events=[

@@ -221,6 +221,8 @@ class _Sweep:
         users = self.audience.for_sla_level(
             level=level, clock_kind=clock.kind, ticket=ticket, department_id=clock.department_id
         )
+        if not users:
+            return []
         texts = in_every_language(
             lambda: sla_event_text(
                 kind_label=self._label(EventKind(kind)),
