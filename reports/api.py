@@ -3,6 +3,7 @@ bodies have the shape {"error": {"code", "message", "fields"}}."""
 
 from __future__ import annotations
 
+from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -14,10 +15,10 @@ from rest_framework.views import APIView
 
 from accounts.permissions import can_view_reports
 from workorders.errors import DomainError
-from workorders.models import Channel, Urgency
 
 from . import kpis, services
-from .filters import parse_filters
+from .filters import ReportFilterForm, parse_filters
+from .models import ExportFormat, ExportKind
 
 
 def error(status: int, code: str, message: str, fields: dict | None = None) -> Response:
@@ -71,16 +72,37 @@ class KpiResponseSerializer(serializers.Serializer):
     groups = KpiRowSerializer(many=True)
 
 
+# Notes for the schema; names, types and allowed values come from the report's filter form.
+FILTER_NOTES = {
+    "period": "Default: today",
+    "start": "With period=custom",
+    "end": "With period=custom",
+    "department": "Department id (with its subtree)",
+    "dept_exact": "Only the department itself",
+}
+
+
+def filter_parameter(name: str) -> OpenApiParameter:
+    """The query parameter of one field of `ReportFilterForm`, as the form parses it."""
+    field = ReportFilterForm.base_fields[name]
+    kind, enum = str, None
+    if isinstance(field, forms.ModelChoiceField):
+        kind = int
+    elif isinstance(field, forms.ChoiceField):
+        enum = [value for value, _label in field.choices if value]
+    elif isinstance(field, forms.DateField):
+        kind = OpenApiTypes.DATE
+    elif isinstance(field, forms.BooleanField):
+        kind = bool
+    return OpenApiParameter(name, kind, enum=enum, description=FILTER_NOTES.get(name, ""))
+
+
+# Every filter a person sets on the report page (the hidden drill-down fields and the grouping
+# are not filters).
 FILTER_PARAMETERS = [
-    OpenApiParameter("period", str, enum=list(kpis.PERIOD_KINDS), description="Default: today"),
-    OpenApiParameter("start", OpenApiTypes.DATE, description="With period=custom"),
-    OpenApiParameter("end", OpenApiTypes.DATE, description="With period=custom"),
-    OpenApiParameter("department", int, description="Department id (with its subtree)"),
-    OpenApiParameter("dept_exact", bool, description="Only the department itself"),
-    OpenApiParameter("category", int),
-    OpenApiParameter("region", str),
-    OpenApiParameter("urgency", str, enum=list(Urgency.values)),
-    OpenApiParameter("channel", str, enum=list(Channel.values)),
+    filter_parameter(name)
+    for name, field in ReportFilterForm.base_fields.items()
+    if name != "group_by" and not isinstance(field.widget, forms.HiddenInput)
 ]
 
 
@@ -120,7 +142,7 @@ class KpiView(ReportsAPIView):
         tags=["reports"],
         parameters=[
             *FILTER_PARAMETERS,
-            OpenApiParameter("group_by", str, enum=list(kpis.GROUP_BY)),
+            filter_parameter("group_by"),
         ],
         responses={200: KpiResponseSerializer},
     )
@@ -170,8 +192,8 @@ class ExportView(ReportsAPIView):
         operation_id="exports_download",
         tags=["reports"],
         parameters=[
-            OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=["tickets", "transitions"]),
-            OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=["csv", "xlsx"]),
+            OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=ExportKind.values),
+            OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=ExportFormat.values),
             *FILTER_PARAMETERS,
         ],
         responses={
