@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -128,6 +128,5 @@ def exception_handler(exc, context):
 
 def not_found(request, *args, **kwargs):
     """Any /api/ path that matches no endpoint: the API's 404 body, not the HTML page."""
-    from django.http import JsonResponse
-
-    return JsonResponse(error_body("not_found", _("未找到，或您无权查看。")), status=404)
+    code, message = _messages()[exceptions.NotFound]
+    return JsonResponse(error_body(code, message), status=404)

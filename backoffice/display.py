@@ -11,20 +11,15 @@ from sla.display import duration_text
 from sla.models import SlaStatus
 
 
-def format_duration(delta: timedelta) -> str:
-    """'2天3小时', '5小时20分钟', '12分钟' (absolute value)."""
-    return duration_text(delta)
-
-
 def sla_badge_html(status: str | None, remaining: timedelta | None):
     """Green on track, amber at risk, red breached (with how long overdue)."""
     if not status:
         return format_html('<span class="sla-badge sla-none">{}</span>', "—")
     label = SlaStatus(status).label
     if status == SlaStatus.BREACHED and remaining is not None:
-        text = gettext("已超时 %(t)s") % {"t": format_duration(remaining)}
+        text = gettext("已超时 %(t)s") % {"t": duration_text(remaining)}
     elif status in (SlaStatus.ON_TRACK, SlaStatus.AT_RISK) and remaining is not None:
-        text = gettext("%(label)s · 剩 %(t)s") % {"label": label, "t": format_duration(remaining)}
+        text = gettext("%(label)s · 剩 %(t)s") % {"label": label, "t": duration_text(remaining)}
     else:
         text = str(label)
     return format_html('<span class="sla-badge sla-{}">{}</span>', status, text)

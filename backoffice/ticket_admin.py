@@ -24,7 +24,7 @@ from workorders.models import RequestStatus, Stage, Ticket
 from workorders.selectors import allowed_transitions, ticket_timeline, tickets_visible_to
 
 from . import views
-from .display import format_duration, sla_badge_html  # noqa: F401
+from .display import sla_badge_html
 from .filters import (
     EscalationFilter,
     FlagFilter,

@@ -116,9 +116,10 @@ def ticket_timeline(ticket: Ticket, *, user=None) -> list[dict]:
     return items
 
 
-def visible_attachment(user, pk, *, ticket=None) -> Attachment | None:
-    """A photo, if the user may see its order (and it belongs to `ticket` when given)."""
-    qs = Attachment.objects.filter(pk=pk, ticket__in=tickets_visible_to(user).values("pk"))
-    if ticket is not None:
-        qs = qs.filter(ticket=ticket)
-    return qs.select_related("ticket").first()
+def visible_attachment(user, pk) -> Attachment | None:
+    """A photo, if the user may see its order."""
+    return (
+        Attachment.objects.filter(pk=pk, ticket__in=tickets_visible_to(user).values("pk"))
+        .select_related("ticket")
+        .first()
+    )

@@ -12,16 +12,14 @@ from django.utils import formats, timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from backoffice.display import format_duration
+from sla.display import duration_text
 
 register = template.Library()
 
 
 @register.filter
 def duration(value) -> str:
-    if value is None:
-        return ""
-    return format_duration(value)
+    return duration_text(value)
 
 
 @register.filter
