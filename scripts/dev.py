@@ -40,8 +40,11 @@ def ensure_venv(extras: str) -> None:
     if stamp.exists() and stamp.read_text() == digest:
         return
     run(str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    # The project is run from this folder (manage.py, celery -A config), never imported as an
+    # installed package: installing it only brings its dependencies, so no editable install
+    # (whose build prints a warning box on every fresh machine).
     target = f".[{extras}]" if extras else "."
-    run(str(PY), "-m", "pip", "install", "--quiet", "-e", target)
+    run(str(PY), "-m", "pip", "install", "--quiet", target)
     stamp.write_text(digest)
 
 
