@@ -9,7 +9,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Department, User
-from accounts.permissions import can_see_full_phone, mask_phone
 from sla.models import SlaStatus
 from workorders.models import (
     Attachment,
@@ -29,6 +28,7 @@ from workorders.models import (
     Urgency,
     VisitOutcome,
 )
+from workorders.permissions import can_see_full_phone, mask_phone
 
 MAX_ID = 2**63 - 1
 

@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.permissions import sees_all_tickets
 from accounts.roles import Role
 from sla.models import Clock, ClockKind, SlaStatus
 from sla.selectors import sla_status_q
@@ -22,6 +21,7 @@ from workorders.models import (
     Stage,
     SuspensionRequest,
 )
+from workorders.permissions import sees_all_tickets
 
 
 def local_day_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:

@@ -9,7 +9,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department, User
-from accounts.permissions import may
 from accounts.roles import Role
 from workorders import services
 from workorders.models import (
@@ -20,6 +19,7 @@ from workorders.models import (
     Ticket,
     VisitOutcome,
 )
+from workorders.permissions import may
 from workorders.selectors import tickets_visible_to
 
 YES_NO = [("", "---------"), ("yes", _("是")), ("no", _("否"))]

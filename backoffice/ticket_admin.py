@@ -18,9 +18,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from accounts.permissions import can_see_full_phone, mask_phone, may
 from workorders import services
 from workorders.models import RequestStatus, Stage, Ticket
+from workorders.permissions import can_see_full_phone, mask_phone, may
 from workorders.selectors import allowed_transitions, ticket_timeline, tickets_visible_to
 
 from . import views

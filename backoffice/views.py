@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.permissions import sees_all_tickets
 from sla.models import Clock, ClockKind, SlaStatus
 from sla.selectors import clock_met_counts, on_time_closure_counts, sla_status_q
 from workorders import services
@@ -31,6 +30,7 @@ from workorders.models import (
     SuspensionRequest,
     Ticket,
 )
+from workorders.permissions import sees_all_tickets
 from workorders.selectors import allowed_transitions, tickets_visible_to
 
 from .display import sla_badge_html

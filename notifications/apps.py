@@ -5,3 +5,15 @@ from django.utils.translation import pgettext_lazy
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = pgettext_lazy("plural", "通知")
+
+    def ready(self) -> None:
+        # Listen to what happens to orders; `workorders` publishes and never imports us.
+        from workorders import events
+        from workorders.selectors import register_timeline_source
+
+        from .selectors import ticket_notifications_timeline
+        from .services import notify_chase, notify_transition
+
+        events.subscribe(events.TRANSITION, notify_transition)
+        events.subscribe(events.CHASE, notify_chase)
+        register_timeline_source(ticket_notifications_timeline)

@@ -13,8 +13,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import can_view_reports
 from workorders.errors import DomainError
+from workorders.permissions import can_view_reports
 
 from . import kpis, services
 from .filters import ReportFilterForm, parse_filters

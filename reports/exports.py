@@ -23,7 +23,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department, User
-from accounts.permissions import can_see_full_phone, mask_phone
 from accounts.roles import Role
 from workorders.models import (
     AuditEntry,
@@ -38,6 +37,7 @@ from workorders.models import (
     Urgency,
     VisitOutcome,
 )
+from workorders.permissions import can_see_full_phone, mask_phone
 
 from . import kpis
 from .filters import ReportFilters

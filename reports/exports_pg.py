@@ -24,7 +24,6 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from accounts.permissions import can_see_full_phone, mask_phone
 from workorders.models import (
     CauseCategory,
     Channel,
@@ -34,6 +33,7 @@ from workorders.models import (
     Urgency,
     VisitOutcome,
 )
+from workorders.permissions import can_see_full_phone, mask_phone
 
 # Characters Python's str.strip() removes (user names are "last+first".strip()); the last
 # one is U+3000.

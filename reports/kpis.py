@@ -51,7 +51,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department
-from accounts.permissions import sees_all_tickets
 from sla.models import Clock, ClockKind, SlaStatus
 from sla.selectors import (
     NetSeconds,
@@ -72,6 +71,7 @@ from workorders.models import (
     Urgency,
     VisitOutcome,
 )
+from workorders.permissions import sees_all_tickets
 from workorders.selectors import tickets_visible_to
 
 TZ = ZoneInfo(settings.TIME_ZONE)

@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from accounts.models import Department
-from accounts.permissions import can_export, can_view_reports, sees_all_tickets
 from workorders.errors import NotAllowed
+from workorders.permissions import can_export, can_view_reports, sees_all_tickets
 
 from . import exports, kpis
 from .filters import ReportFilters

@@ -12,10 +12,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.permissions import can_export, can_see_full_phone, can_view_reports, mask_phone
 from sla.models import SlaStatus
 from workorders.errors import NotAllowed
 from workorders.models import State
+from workorders.permissions import can_export, can_see_full_phone, can_view_reports, mask_phone
 
 from . import charts, kpis, services
 from .filters import ReportFilters, parse_filters

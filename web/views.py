@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.permissions import can_see_full_phone, mask_phone, may
 from accounts.roles import Role
 from notifications.selectors import notifications_for
 from notifications.services import notification_mark_read
@@ -24,6 +23,7 @@ from workorders import services
 from workorders.errors import DomainError, IdempotencyMismatch, Invalid
 from workorders.http import attachment_response
 from workorders.models import Category
+from workorders.permissions import can_see_full_phone, mask_phone, may
 from workorders.selectors import (
     allowed_transitions,
     ticket_get_visible,

@@ -37,3 +37,20 @@ def normalize_phone(raw: str | None) -> str:
     if digits.startswith("1") and digits.isdigit() and len(digits) == 11:
         return digits
     return value
+
+
+def mask_phone(phone: str) -> str:
+    """138****5678 for mobiles; keep the area code and last 4 digits of a fixed line."""
+    digits = phone.strip()
+    if digits.startswith("0") and len(digits) > 8:
+        # Fixed line: the area code (before the hyphen, else 3 digits for 01x/02x, 4 otherwise).
+        area, sep, local = digits.partition("-")
+        if not sep:
+            n = area_code_length(digits)
+            area, local = digits[:n], digits[n:]
+        return f"{area}{sep}{'*' * (len(local) - 4)}{local[-4:]}"
+    if len(digits) >= 11:
+        return f"{digits[:3]}****{digits[-4:]}"
+    if len(digits) > 4:
+        return "*" * (len(digits) - 4) + digits[-4:]
+    return "****"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from accounts.permissions import sees_all_tickets
 from accounts.roles import Role
+from workorders.permissions import sees_all_tickets
 
 from .models import Attachment, CoHandling, Ticket
 
@@ -47,11 +47,20 @@ def allowed_transitions(user, ticket: Ticket) -> list[str]:
     return [t.name for t in ticket.get_available_user_state_transitions(user)]
 
 
+_timeline_sources: list = []
+
+
+def register_timeline_source(source) -> None:
+    """Apps above `workorders` (notifications, the customer channel) add their rows to an
+    order's timeline: `source(ticket, user)` returns items of the shape below."""
+    if source not in _timeline_sources:
+        _timeline_sources.append(source)
+
+
 def ticket_timeline(ticket: Ticket, *, user=None) -> list[dict]:
     """Everything that happened to an order, oldest first: audit rows, comments, photos,
     chases, supervision notes, SLA events and notifications about it (the user's own, unless
     the user sees all orders). Each item: {"at", "type", "actor", "text", "obj"}."""
-    from notifications.models import Notification
     from sla.models import SlaEvent
 
     items: list[dict] = []
@@ -99,19 +108,8 @@ def ticket_timeline(ticket: Ticket, *, user=None) -> list[dict]:
                 "obj": e,
             }
         )
-    notes = Notification.objects.filter(ticket=ticket).select_related("recipient")
-    if user is not None and not sees_all_tickets(user):
-        notes = notes.filter(recipient=user)
-    for n in notes:
-        items.append(
-            {
-                "at": n.created_at,
-                "type": "notification",
-                "actor": None,
-                "text": n.shown_title,
-                "obj": n,
-            }
-        )
+    for source in _timeline_sources:
+        items.extend(source(ticket, user))
     items.sort(key=lambda i: (i["at"], i["type"]))
     return items
 

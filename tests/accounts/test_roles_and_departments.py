@@ -7,12 +7,12 @@ import pytest
 from django.contrib.auth.models import Group
 
 from accounts.models import Department
-from accounts.permissions import acting_role, can_see_full_phone, mask_phone, may
 from accounts.roles import ROLE_PERMISSIONS, Role
 from tests.factories import DepartmentFactory, report, ticket_in_state, user_with
 from workorders import services
 from workorders.errors import NotAllowed
 from workorders.models import State
+from workorders.permissions import acting_role, can_see_full_phone, mask_phone, may
 from workorders.selectors import tickets_visible_to
 
 

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from accounts.permissions import mask_phone
 from reports.models import ExportLog
 from tests.conftest import requires_postgres
 from tests.factories import report
 from workorders.models import AuditEntry
+from workorders.permissions import mask_phone
 
 from .conftest import T0, h
 

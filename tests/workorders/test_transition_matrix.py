@@ -1,7 +1,7 @@
 """The full transition matrix: every state × every transition × every role.
 
 The expected outcome of each cell is built from the tables of DESIGN.md §1 and §3, written out
-here by hand (not derived from `accounts.permissions`, so the test can disagree with the code):
+here by hand (not derived from `workorders.permissions`, so the test can disagree with the code):
 
 - a role that DESIGN does not name for the transition → NotAllowed, whatever the state;
 - a role that may take it, on an order in a state it does not start from → InvalidState;
@@ -64,7 +64,7 @@ def expected(state: str, transition: str, role: str):
 
 
 def test_design_tables_cover_every_state_and_transition():
-    from accounts.permissions import TRANSITIONS
+    from workorders.permissions import TRANSITIONS
 
     assert set(STATES) == set(State.values)
     assert set(DESIGN) == set(TRANSITIONS)

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from workorders.phones import area_code_length
+from accounts.roles import Role
 
-from .roles import Role
+from .phones import mask_phone  # noqa: F401  (re-exported: masking goes with the rights)
 
 if TYPE_CHECKING:
-    from workorders.models import Ticket
+    from accounts.models import User
 
-    from .models import User
+    from .models import Ticket
 
 
 def _in_department_scope(user: User, ticket: Ticket) -> bool:
@@ -183,20 +183,3 @@ def can_export(user: User) -> bool:
 
 def sees_all_tickets(user: User) -> bool:
     return user.is_active and (user.is_superuser or user.has_perm("workorders.view_all_tickets"))
-
-
-def mask_phone(phone: str) -> str:
-    """138****5678 for mobiles; keep the area code and last 4 digits of a fixed line."""
-    digits = phone.strip()
-    if digits.startswith("0") and len(digits) > 8:
-        # Fixed line: the area code (before the hyphen, else 3 digits for 01x/02x, 4 otherwise).
-        area, sep, local = digits.partition("-")
-        if not sep:
-            n = area_code_length(digits)
-            area, local = digits[:n], digits[n:]
-        return f"{area}{sep}{'*' * (len(local) - 4)}{local[-4:]}"
-    if len(digits) >= 11:
-        return f"{digits[:3]}****{digits[-4:]}"
-    if len(digits) > 4:
-        return "*" * (len(digits) - 4) + digits[-4:]
-    return "****"

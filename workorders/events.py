@@ -1,0 +1,27 @@
+"""What happened to an order, for whoever listens.
+
+Services publish an event inside their transaction; listeners (notifications today, the
+customer channel later) subscribe from their app's `ready()` and write their own rows in the
+same transaction, so a listener never acts on a change that was rolled back and `workorders`
+does not import the apps that react to it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+TRANSITION = "transition"  # ticket, transition, actor, audit_id, now
+CHASE = "chase"  # ticket, chase, by, now
+
+_listeners: dict[str, list[Callable[..., None]]] = defaultdict(list)
+
+
+def subscribe(kind: str, listener: Callable[..., None]) -> None:
+    """Register a listener once (app reloads in tests call ready() again)."""
+    if listener not in _listeners[kind]:
+        _listeners[kind].append(listener)
+
+
+def publish(kind: str, **payload) -> None:
+    for listener in _listeners.get(kind, ()):
+        listener(**payload)

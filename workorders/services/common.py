@@ -1,0 +1,164 @@
+"""Shared steps of every service: rights, state, the guarded save, the audit row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition, can_proceed
+
+from accounts.models import Department, User
+from accounts.roles import Role
+from workorders.permissions import TRANSITIONS, acting_role
+
+from .. import events
+from ..errors import Conflict, Invalid, InvalidState, NotAllowed
+from ..models import (
+    AuditEntry,
+    Ticket,
+)
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+def _require(by, action: str, ticket: Ticket | None = None) -> str:
+    role = acting_role(by, action, ticket)
+    if role is None:
+        # A role that may take this transition, on an order in a state it does not start from,
+        # hears about the state, not about rights: the scope rules read fields that the wrong
+        # state lacks (a reported order has no department, a dispatched one no handler yet).
+        if ticket is not None and action in TRANSITIONS and acting_role(by, action) is not None:
+            _check_state(ticket, action)
+        raise NotAllowed()
+    return role
+
+
+def _require_transition(by, name: str, ticket: Ticket) -> str:
+    """Right, then state — before any input is validated: on an order that has moved on, the
+    user learns that, not that a field they would fill in vain is missing."""
+    role = _require(by, name, ticket)
+    _check_state(ticket, name)
+    return role
+
+
+def _check_state(ticket: Ticket, name: str) -> None:
+    if not can_proceed(getattr(ticket, name)):
+        raise InvalidState(
+            _("工单当前状态为“%(state)s”，不能执行此操作。") % {"state": ticket.get_state_display()}
+        )
+
+
+def _snapshot(ticket: Ticket) -> dict:
+    return {f.attname: getattr(ticket, f.attname) for f in ticket._meta.concrete_fields}
+
+
+def _save(ticket: Ticket, before: dict) -> None:
+    """Save only what changed, guarded by the FSM's optimistic lock on the state."""
+    changed = [k for k, v in _snapshot(ticket).items() if before.get(k) != v]
+    ticket.version += 1
+    fields = {f.attname: f.name for f in ticket._meta.concrete_fields}
+    update = sorted({fields[a] for a in changed} | {"version", "updated_at"})
+    try:
+        ticket.save(update_fields=update)
+    except ConcurrentTransition:
+        raise Conflict() from None
+
+
+def _audit(
+    ticket: Ticket,
+    *,
+    transition: str,
+    source: str,
+    by: User | None,
+    role: str,
+    now: datetime,
+    comment: str = "",
+    data: dict | None = None,
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        ticket=ticket,
+        transition=transition,
+        source=source,
+        target=ticket.state,
+        actor=by,
+        actor_role=role,
+        at=now,
+        comment=comment or "",
+        data=data or {},
+    )
+
+
+def _transition(
+    ticket: Ticket,
+    name: str,
+    *,
+    actor: User | None,
+    at: datetime,
+    comment: str = "",
+    data: dict | None = None,
+    **kwargs,
+) -> AuditEntry:
+    """Right, then state, then the transition, the guarded save and the audit row."""
+    role = _require(actor, name, ticket)
+    method = getattr(ticket, name)
+    _check_state(ticket, name)
+    source = ticket.state
+    before = _snapshot(ticket)
+    method(**kwargs)
+    _save(ticket, before)
+    entry = _audit(
+        ticket,
+        transition=name,
+        source=source,
+        by=actor,
+        role=role,
+        now=at,
+        comment=comment,
+        data=data,
+    )
+    events.publish(
+        events.TRANSITION, ticket=ticket, transition=name, actor=actor, audit_id=entry.pk, now=at
+    )
+    return entry
+
+
+def _stored(text) -> str:
+    """Text the system writes into the record (audit comments, reasons) is in the site
+    language, like the rest of the record, whatever language the actor's screen is in."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return str(text)
+
+
+def _text(value: str | None, field: str, *, required: bool = True, max_length: int = 500) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise Invalid(fields={field: [_("此项为必填项。")]})
+    if len(value) > max_length:
+        raise Invalid(fields={field: [_("最多 %(n)d 个字符。") % {"n": max_length}]})
+    return value
+
+
+def _department_member(user: User | None, department: Department, field: str) -> None:
+    if user is None:
+        return
+    # A handler of the department's team (below it) or of the line above it.
+    if user.department_id is None or not (
+        user.department.is_within(department) or department.is_within(user.department)
+    ):
+        raise Invalid(fields={field: [_("处理人必须属于该工单的责任部门。")]})
+    if Role.HANDLER not in user.roles and Role.LEAD not in user.roles:
+        raise Invalid(fields={field: [_("所选人员不是处理人。")]})
+
+
+def _active_department(department: Department | None, field: str = "department") -> Department:
+    if department is None:
+        raise Invalid(fields={field: [_("请选择部门。")]})
+    if not department.is_active:
+        raise Invalid(fields={field: [_("该部门已停用。")]})
+    return department

@@ -1,0 +1,262 @@
+"""Dispatch stage: dispatch, redispatch, claim, assign, returns, co-handling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import Department, User
+from accounts.roles import Role
+from sla import services as clocks
+from sla.models import ClockKind
+
+from ..errors import Invalid, InvalidState
+from ..models import (
+    CoHandling,
+    ReturnRuling,
+    State,
+    Ticket,
+)
+from .common import (
+    _active_department,
+    _audit,
+    _department_member,
+    _now,
+    _require,
+    _require_transition,
+    _save,
+    _snapshot,
+    _text,
+    _transition,
+)
+
+# --------------------------------------------------------------------------- dispatch stage
+
+
+def _dispatch(ticket, *, by, department, now, comment="", co_departments: Iterable = ()):
+    _active_department(department)
+    _transition(
+        ticket,
+        "dispatch",
+        actor=by,
+        at=now,
+        comment=comment,
+        data={"department": department.name, "system": by is None},
+        department=department,
+        by=by,
+        now=now,
+    )
+    clocks.clock_stop(ticket=ticket, kind=ClockKind.DISPATCH, now=now)
+    clocks.clock_start(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now, department=department)
+    _add_cohandling(ticket, by=by, departments=co_departments, note="", now=now)
+    ticket.save(update_fields=["promise_clock", "promise_due_at"])
+
+
+@transaction.atomic
+def ticket_dispatch(
+    *,
+    ticket: Ticket,
+    by: User | None,
+    department: Department | None,
+    co_departments: Iterable[Department] = (),
+    comment: str = "",
+    now: datetime | None = None,
+) -> Ticket:
+    """派单: send a reported order to the responsible department (and co-handlers)."""
+    now = _now(now)
+    _require_transition(by, "dispatch", ticket)
+    _dispatch(
+        ticket,
+        by=by,
+        department=_active_department(department),
+        now=now,
+        comment=comment,
+        co_departments=co_departments,
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_redispatch(
+    *,
+    ticket: Ticket,
+    by: User,
+    department: Department | None,
+    reason: str,
+    now: datetime | None = None,
+) -> Ticket:
+    """转派: move an order to another department; its sign-for clock starts again there."""
+    now = _now(now)
+    _require_transition(by, "redispatch", ticket)
+    department = _active_department(department)
+    reason = _text(reason, "reason")
+    if department.pk == ticket.department_id:
+        raise Invalid(fields={"department": [_("请选择与当前不同的部门。")]})
+    old = ticket.department
+    _transition(
+        ticket,
+        "redispatch",
+        actor=by,
+        at=now,
+        comment=reason,
+        data={"from": old.name if old else "", "department": department.name},
+        department=department,
+        by=by,
+        now=now,
+    )
+    clocks.clock_void(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now)
+    clocks.clock_start(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now, department=department)
+    return ticket
+
+
+@transaction.atomic
+def ticket_claim(
+    *, ticket: Ticket, by: User, handler: User | None = None, now: datetime | None = None
+) -> Ticket:
+    """签收/报到: the department takes the order; optionally names its handler."""
+    now = _now(now)
+    role = _require_transition(by, "claim", ticket)
+    if handler is None and role == Role.HANDLER:
+        handler = by
+    if handler is not None and handler.pk != by.pk:
+        _require(by, "assign", ticket)  # naming someone else is assigning: the lead's right
+    if handler is not None:
+        _department_member(handler, ticket.department, "handler")
+    _transition(
+        ticket,
+        "claim",
+        actor=by,
+        at=now,
+        data={"handler": handler.username} if handler else {},
+        by=by,
+        now=now,
+        handler=handler,
+    )
+    clocks.clock_stop(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now)
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: Ticket, by: User, handler: User | None, now: datetime | None = None):
+    """指派: a lead names (or changes) the handler of an order in their department."""
+    now = _now(now)
+    role = _require(by, "assign", ticket)
+    if ticket.state not in (State.DISPATCHED, State.ACCEPTED, State.SUSPENDED):
+        raise InvalidState()
+    if handler is None:
+        raise Invalid(fields={"handler": [_("请选择处理人。")]})
+    _department_member(handler, ticket.department, "handler")
+    before = _snapshot(ticket)
+    ticket.handler = handler
+    _save(ticket, before)
+    _audit(
+        ticket,
+        transition="assign",
+        source=ticket.state,
+        by=by,
+        role=role,
+        now=now,
+        data={"handler": handler.username},
+    )
+    return ticket
+
+
+@transaction.atomic
+def ticket_request_return(
+    *, ticket: Ticket, by: User, reason: str, now: datetime | None = None
+) -> Ticket:
+    """退单: the department says the order is not theirs; a dispatcher rules on it."""
+    now = _now(now)
+    _require_transition(by, "request_return", ticket)
+    reason = _text(reason, "reason")
+    _transition(ticket, "request_return", actor=by, at=now, comment=reason, reason=reason)
+    clocks.clock_stop(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now)
+    return ticket
+
+
+@transaction.atomic
+def ticket_rule_return(
+    *,
+    ticket: Ticket,
+    by: User,
+    uphold: bool,
+    department: Department | None = None,
+    comment: str = "",
+    now: datetime | None = None,
+) -> Ticket:
+    """裁定退单: uphold (send to a new department) or reject (back to the same department,
+    counted against it). Either way the order is dispatched and its sign-for clock restarts."""
+    now = _now(now)
+    # State first: out of `return_requested` the order may have no department to fall back on.
+    _require_transition(by, "rule_return", ticket)
+    if uphold:
+        department = _active_department(department)
+        if department.pk == ticket.department_id:
+            raise Invalid(fields={"department": [_("退单成立时请选择新的责任部门。")]})
+        ruling = ReturnRuling.UPHELD
+    else:
+        department = ticket.department
+        ruling = ReturnRuling.REJECTED
+        comment = _text(comment, "comment")
+    _transition(
+        ticket,
+        "rule_return",
+        actor=by,
+        at=now,
+        comment=comment,
+        data={"ruling": ruling, "department": department.name},
+        ruling=ruling,
+        department=department,
+        by=by,
+        now=now,
+    )
+    clocks.clock_start(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now, department=department)
+    return ticket
+
+
+@transaction.atomic
+def ticket_request_cohandling(
+    *,
+    ticket: Ticket,
+    by: User,
+    departments: Iterable[Department],
+    note: str = "",
+    now: datetime | None = None,
+) -> list[CoHandling]:
+    """协办: the lead asks other departments to support."""
+    now = _now(now)
+    role = _require(by, "request_cohandling", ticket)
+    if ticket.state not in (State.DISPATCHED, State.ACCEPTED, State.SUSPENDED):
+        raise InvalidState()
+    departments = list(departments)
+    if not departments:
+        raise Invalid(fields={"departments": [_("请选择协办部门。")]})
+    rows = _add_cohandling(ticket, by=by, departments=departments, note=note, now=now)
+    _audit(
+        ticket,
+        transition="cohandle",
+        source=ticket.state,
+        by=by,
+        role=role,
+        now=now,
+        comment=note,
+        data={"departments": [d.name for d in departments]},
+    )
+    return rows
+
+
+def _add_cohandling(ticket, *, by, departments, note, now) -> list[CoHandling]:
+    rows = []
+    for dept in departments:
+        if dept.pk == ticket.department_id:
+            continue
+        row, _created = CoHandling.objects.get_or_create(
+            ticket=ticket,
+            department=dept,
+            defaults={"requested_by": by, "note": note, "created_at": now},
+        )
+        rows.append(row)
+    return rows

@@ -1,0 +1,263 @@
+"""吹哨: numbering, repeat detection, idempotent creation of an order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import User
+from sla import services as clocks
+from sla.models import ClockKind
+
+from ..errors import Conflict, IdempotencyMismatch, Invalid
+from ..models import (
+    AuditEntry,
+    Category,
+    IdempotencyRecord,
+    Ticket,
+    TicketSequence,
+    Urgency,
+)
+from ..phones import normalize_phone
+from .attachments import _store_attachment, validate_attachment
+from .common import (
+    _now,
+    _require,
+    _stored,
+)
+from .dispatch import _dispatch
+
+REPEAT_WINDOW = timedelta(days=30)
+
+
+# --------------------------------------------------------------------------- numbering
+
+
+def ticket_next_number(*, now: datetime) -> str:
+    """GD + local date + 6-digit daily sequence; the row lock of the UPDATE serialises
+    concurrent reports, so numbers are unique without gaps or retries."""
+    day = timezone.localdate(now)
+    TicketSequence.objects.bulk_create([TicketSequence(day=day, last=0)], ignore_conflicts=True)
+    TicketSequence.objects.filter(day=day).update(last=F("last") + 1)
+    last = TicketSequence.objects.filter(day=day).values_list("last", flat=True).get()
+    return f"GD{day:%Y%m%d}{last:06d}"
+
+
+# --------------------------------------------------------------------------- report
+
+
+def find_repeat_of(*, phone: str, category: Category, now: datetime) -> Ticket | None:
+    """The most recent order with the same phone and category reported in the last 30 days."""
+    return (
+        Ticket.objects.filter(
+            customer_phone=normalize_phone(phone),
+            category=category,
+            reported_at__gte=now - REPEAT_WINDOW,
+            reported_at__lte=now,
+        )
+        .order_by("-reported_at")
+        .first()
+    )
+
+
+REPORT_FIELDS = (
+    "channel",
+    "customer_name",
+    "customer_phone",
+    "customer_address",
+    "customer_region",
+    "star_level",
+    "is_elderly",
+    "claimed_escalation",
+    "title",
+    "description",
+    "latitude",
+    "longitude",
+)
+
+
+def _fingerprint(data: dict) -> str:
+    return hashlib.sha256(
+        json.dumps(data, sort_keys=True, default=str, ensure_ascii=False).encode()
+    ).hexdigest()
+
+
+def ticket_report(
+    *,
+    by: User,
+    category: Category | None,
+    customer_phone: str,
+    description: str,
+    urgency: str | None = None,
+    urgency_reason: str = "",
+    attachments: Sequence = (),
+    idempotency_key: str | None = None,
+    fingerprint_extra: dict | None = None,
+    now: datetime | None = None,
+    **fields,
+) -> Ticket:
+    """吹哨: create an order in `reported`, start the dispatch and promise clocks, flag a repeat,
+    and dispatch it at once when the category routes automatically.
+
+    With an idempotency key, the same key and request again returns the first order
+    (`ticket.replayed` is True); the same key with another request is refused."""
+    now = _now(now)
+    role = _require(by, "report")
+    unknown = set(fields) - set(REPORT_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown report fields: {sorted(unknown)}")
+
+    fingerprint = None
+    if idempotency_key:
+        fingerprint = _fingerprint(
+            {
+                "category": category.pk if category else None,
+                "customer_phone": customer_phone,
+                "description": description,
+                "urgency": urgency,
+                "urgency_reason": urgency_reason,
+                "attachments": [getattr(a, "name", "") for a in attachments],
+                **fields,
+                **(fingerprint_extra or {}),
+            }
+        )
+        existing = _idempotent_replay(by, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing
+
+    errors: dict[str, list[str]] = {}
+    if category is None:
+        errors["category"] = [_("请选择问题分类。")]
+    elif not category.is_active:
+        errors["category"] = [_("该分类已停用。")]
+    if urgency and urgency not in Urgency.values:
+        errors["urgency"] = [_("紧急程度无效。")]
+    if len(attachments) > 6:
+        errors["attachments"] = [_("最多上传 6 张图片。")]
+    for upload in attachments[:6]:
+        try:
+            validate_attachment(upload)
+        except Invalid as exc:
+            errors.setdefault("attachments", []).extend(exc.fields["attachments"])
+    default_urgency = category.default_urgency if category else Urgency.GENERAL
+    urgency = urgency or default_urgency
+    urgency_reason = (urgency_reason or "").strip()
+    if category and urgency != default_urgency and not urgency_reason:
+        errors["urgency_reason"] = [_("修改系统建议的紧急程度时请说明原因。")]
+
+    ticket = Ticket(
+        reporter=by,
+        reporter_department=by.department,
+        reported_at=now,
+        category=category,
+        urgency=urgency,
+        urgency_reason=urgency_reason,
+        customer_phone=normalize_phone(customer_phone),
+        description=(description or "").strip(),
+        number="GD00000000000000",
+        **fields,
+    )
+    try:
+        # The state is the FSM's; full_clean would assign it.
+        exclude = ["number", "state", "promise_clock", "version"]
+        ticket.full_clean(exclude=[*exclude, "category"] if category is None else exclude)
+    except ValidationError as exc:
+        for key, messages in exc.message_dict.items():
+            errors.setdefault(key, []).extend(messages)
+    if errors:
+        raise Invalid(fields=errors)
+
+    try:
+        with transaction.atomic():
+            if idempotency_key:
+                record = _idempotency_claim(by, idempotency_key, fingerprint)
+            ticket.number = ticket_next_number(now=now)
+            repeat_of = find_repeat_of(phone=ticket.customer_phone, category=category, now=now)
+            if repeat_of is not None:
+                ticket.is_repeat = True
+                ticket.repeat_of = repeat_of
+            ticket.save()
+            clocks.clock_start(ticket=ticket, kind=ClockKind.DISPATCH, now=now)
+            clocks.clock_start(ticket=ticket, kind=ClockKind.PROMISE, now=now)
+            ticket.save(update_fields=["promise_clock", "promise_due_at"])
+            AuditEntry.objects.create(
+                ticket=ticket,
+                transition="report",
+                source="",
+                target=ticket.state,
+                actor=by,
+                actor_role=role,
+                at=now,
+                comment=ticket.summary,
+                data={"repeat_of": repeat_of.number} if repeat_of else {},
+            )
+            for upload in attachments:
+                _store_attachment(ticket, by, upload, now)
+            if (
+                category.auto_dispatch
+                and category.default_department_id
+                and category.default_department.is_active
+            ):
+                _dispatch(
+                    ticket,
+                    by=None,
+                    department=category.default_department,
+                    now=now,
+                    comment=_stored(gettext_lazy("按分类路由规则自动派单")),
+                    co_departments=(),
+                )
+            if idempotency_key:
+                record.ticket = ticket
+                record.save(update_fields=["ticket"])
+    except _Replayed as replay:
+        return replay.ticket
+    ticket.replayed = False
+    return ticket
+
+
+class _Replayed(Exception):
+    def __init__(self, ticket: Ticket):
+        self.ticket = ticket
+
+
+def _idempotent_replay(user: User, key: str, fingerprint: str) -> Ticket | None:
+    record = IdempotencyRecord.objects.filter(user=user, key=key).select_related("ticket").first()
+    if record is None:
+        return None
+    if record.fingerprint != fingerprint:
+        raise IdempotencyMismatch()
+    if record.ticket is None:
+        return None
+    record.ticket.replayed = True
+    return record.ticket
+
+
+def _idempotency_claim(user: User, key: str, fingerprint: str) -> IdempotencyRecord:
+    """Insert the key first: a concurrent request with the same key waits on the unique index
+    and then finds the finished order instead of creating a second one."""
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(user=user, key=key, fingerprint=fingerprint)
+    except IntegrityError:
+        pass
+    existing = _idempotent_replay(user, key, fingerprint)
+    if existing is None:
+        raise Conflict(_("同一请求正在处理中，请稍后刷新查看。"))
+    raise _Replayed(existing)
+
+
+def idempotency_lookup(*, user: User, key: str, fingerprint: str) -> IdempotencyRecord | None:
+    """For interfaces that replay a stored response (the API's transitions)."""
+    record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+    if record is not None and record.fingerprint != fingerprint:
+        raise IdempotencyMismatch()
+    return record
