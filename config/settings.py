@@ -333,3 +333,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _crontab(REPORTS_WEEKLY_CRON),
     },
 }
+
+# --- operations: run-once jobs, health, metrics (reliability issue) ---
+# `jobs` is the lowest app: the run-once lock and the last run of each background job.
+INSTALLED_APPS += ["jobs"]

@@ -9,6 +9,10 @@ sweepers never hold the same clock, and a clock's level moves on in the same tra
 records its events); elsewhere each clock is claimed with a conditional UPDATE on its level.
 The unique (clock, level) constraint on events and the unique key of every notification are
 the last line of defence.
+
+One sweep at a time: the whole sweep runs under `jobs.locks.run_once`, so a second sweep
+started meanwhile (beat firing while a long sweep runs, a hand-run `sla_sweep` command) returns
+at once; the job's row records the last completed sweep, which readiness and metrics read.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from jobs.locks import run_once
 from notifications.audience import Audience
 from notifications.messages import in_every_language, sla_event_text
 from notifications.models import WebhookEndpoint
@@ -35,6 +39,7 @@ from notifications.services import (
 )
 
 from .models import Clock, ClockKind, EventKind, SlaEvent, SlaPolicy
+from .selectors import due_clocks
 from .services import _levels_passed, _refresh_marks
 
 log = logging.getLogger(__name__)
@@ -86,15 +91,12 @@ class SweepResult:
     resumed: int = 0
     auto_closed: int = 0
     batches: int = 0
+    # Another sweep was running: this one did nothing (see jobs.locks.run_once).
+    skipped: bool = False
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def due_clocks(now: datetime) -> QuerySet[Clock]:
-    """Clocks whose next threshold has passed: a range read on the partial index."""
-    return Clock.objects.filter(next_threshold_at__lte=now).order_by("next_threshold_at")
 
 
 def _skip_locked() -> bool:
@@ -368,11 +370,20 @@ class _Sweep:
         self.result.auto_closed = self._each(qs, close)
 
 
+SWEEP_JOB = "sla_sweep"
+# The sweep task's hard time limit; on SQLite a claim older than this belongs to a dead sweep.
+SWEEP_TIME_LIMIT = 300
+
+
 def sla_sweep(*, now: datetime | None = None, batch_size: int | None = None) -> SweepResult:
     """Resume due suspensions, record every threshold crossed by `now` exactly once (telling
-    the people the latest level names), then auto-close orders waiting too long for a visit."""
-    sweep = _Sweep(now or timezone.now(), batch_size or settings.SLA_SWEEP_BATCH)
-    sweep.resume_suspended()
-    sweep.thresholds()
-    sweep.auto_close()
-    return sweep.result
+    the people the latest level names), then auto-close orders waiting too long for a visit.
+    One sweep at a time: a sweep started while another runs returns at once (`skipped`)."""
+    with run_once(SWEEP_JOB, lease=timedelta(seconds=SWEEP_TIME_LIMIT)) as mine:
+        if not mine:
+            return SweepResult(skipped=True)
+        sweep = _Sweep(now or timezone.now(), batch_size or settings.SLA_SWEEP_BATCH)
+        sweep.resume_suspended()
+        sweep.thresholds()
+        sweep.auto_close()
+        return sweep.result

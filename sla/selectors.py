@@ -20,7 +20,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import SlaStatus
+from .models import Clock, SlaStatus
 
 
 def sla_status_expression(prefix: str, now):
@@ -156,3 +156,13 @@ class NetSeconds(Func):
         else:
             sql = f"(EXTRACT(EPOCH FROM ({stop} - {start}))::float - {paused})"
         return sql, params
+
+
+def due_clocks(now: datetime) -> QuerySet[Clock]:
+    """Clocks whose next threshold has passed: a range read on the partial index."""
+    return Clock.objects.filter(next_threshold_at__lte=now).order_by("next_threshold_at")
+
+
+def clocks_due_count(now: datetime) -> int:
+    """How many clocks the sweep has yet to handle (a range count on the same index)."""
+    return due_clocks(now).order_by().count()
