@@ -45,7 +45,15 @@ class ReportRecipientAdmin(admin.ModelAdmin):
 
 @admin.register(ReportFile)
 class ReportFileAdmin(admin.ModelAdmin):
-    list_display = ("period_start", "period_end", "frequency", "department", "rows", "emailed_at")
+    list_display = (
+        "period_start",
+        "period_end",
+        "frequency",
+        "department",
+        "full_phone",
+        "rows",
+        "emailed_at",
+    )
     list_filter = ("frequency",)
     readonly_fields = [f.name for f in ReportFile._meta.fields]
 

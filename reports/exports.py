@@ -247,9 +247,16 @@ def _chunks(qs: QuerySet, fields: tuple[str, ...], chunk: int) -> Iterator[list[
 
 
 def ticket_rows(
-    *, user, filters: ReportFilters, now: datetime | None = None, limit: int | None = None
+    *,
+    user,
+    filters: ReportFilters,
+    now: datetime | None = None,
+    limit: int | None = None,
+    full_phone: bool = False,
 ) -> Iterator[list]:
-    """Export rows (typed: str, int, float, naive local datetime or None), header excluded."""
+    """Export rows (typed: str, int, float, naive local datetime or None), header excluded.
+    Phones are masked unless `user` may see them; with no user (a scheduled workbook) unless
+    the caller builds for readers who may (`full_phone`)."""
     now = now or timezone.now()
     qs = export_tickets_queryset(user=user, filters=filters)
     chunk = settings.REPORTS_EXPORT_CHUNK
@@ -260,7 +267,8 @@ def ticket_rows(
     ruling, cause = _choices(ReturnRuling), _choices(CauseCategory)
     outcome, satisfaction = _choices(VisitOutcome), _choices(Satisfaction)
     yes, no = _("是"), _("否")
-    full_phone = user is None or can_see_full_phone(user)
+    if user is not None:
+        full_phone = can_see_full_phone(user)
     uid = getattr(user, "pk", None)
     local = _local
     neut = neutralise

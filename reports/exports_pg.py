@@ -294,7 +294,7 @@ def ticket_csv_chunks(*, user, qs, now: datetime) -> Iterator[tuple[int, str]]:
         "chunk": settings.REPORTS_EXPORT_PG_CHUNK,
     }
     sql = SQL.replace("@IDS@", _ids_sql(qs))
-    full_phone = user is None or can_see_full_phone(user)
+    full_phone = user is not None and can_see_full_phone(user)
     uid = getattr(user, "pk", None)
     last = 0
     while True:

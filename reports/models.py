@@ -98,6 +98,9 @@ class ReportFile(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
     )
+    # Built for readers who may see customers' full phone numbers; otherwise masked. Only
+    # those readers receive or download a full-number file.
+    full_phone = models.BooleanField(_("含完整号码"), default=False)
     file = models.FileField(_("文件"), upload_to=report_file_path, max_length=200)
     rows = models.PositiveIntegerField(_("工单行数"), default=0)
     created_at = models.DateTimeField(_("生成时间"))
@@ -109,9 +112,16 @@ class ReportFile(models.Model):
         ordering = ["-period_start", "frequency", "department"]
         constraints = [
             models.UniqueConstraint(
-                fields=["frequency", "period_start", "department"],
+                fields=["frequency", "period_start", "department", "full_phone"],
                 name="report_file_unique",
-            )
+            ),
+            # NULLs are distinct in a unique index: the company-wide file (no department)
+            # needs its own, or two runs could each store one.
+            models.UniqueConstraint(
+                fields=["frequency", "period_start", "full_phone"],
+                condition=models.Q(department__isnull=True),
+                name="report_file_unique_company",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,20 +4,27 @@ scheduled daily/weekly workbooks."""
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files import File
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from accounts.models import Department
+from accounts.models import Department, User
+from jobs.locks import run_once
 from workorders.errors import NotAllowed
-from workorders.permissions import can_export, can_view_reports, sees_all_tickets
+from workorders.permissions import (
+    can_export,
+    can_see_full_phone,
+    can_view_reports,
+    sees_all_tickets,
+)
 
 from . import exports, kpis
 from .filters import ReportFilters
@@ -101,10 +108,11 @@ def kpi_summary_rows(row: kpis.KpiRow) -> list[list]:
 
 
 def report_workbook(
-    *, period: kpis.Period, department: Department | None, now: datetime
+    *, period: kpis.Period, department: Department | None, now: datetime, full_phone: bool
 ) -> tuple[str, int]:
     """A workbook: KPI summary sheet, department scorecard, and the orders reported in the
-    period (scoped to the department subtree when given). Returns (temp path, order rows)."""
+    period (scoped to the department subtree when given), phones masked unless built for
+    readers who may see them (`full_phone`). Returns (temp path, order rows)."""
     scope = kpis.Scope(department=department)
     summary = kpis.kpi_summary(user=None, period=period, scope=scope)
     board = kpis.department_scorecard(user=None, period=period, scope=scope)
@@ -136,7 +144,9 @@ def report_workbook(
             (
                 pgettext("plural", "工单"),
                 exports.ticket_headers(),
-                exports.ticket_rows(user=None, filters=filters, now=now, limit=limit),
+                exports.ticket_rows(
+                    user=None, filters=filters, now=now, limit=limit, full_phone=full_phone
+                ),
             ),
         ]
     )
@@ -145,48 +155,96 @@ def report_workbook(
 
 def report_build_and_send(*, frequency: str, now: datetime | None = None) -> list[ReportFile]:
     """Build the company-wide workbook and one per department with recipients, for the period
-    just ended; email each active recipient their department's file once. Safe to run twice:
-    a file already emailed is not sent again."""
+    just ended; email each active recipient their department's file once. Phones are masked
+    except in a second file built for the recipients who may see them in full. One run at a
+    time (a run started while another runs does nothing and returns []); a run after a
+    finished one finds the files built and mailed and sends nothing again."""
     now = now or timezone.now()
+    lease = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    with run_once(f"reports.{frequency}", lease=lease) as mine:
+        if not mine:
+            return []
+        return _build_and_send(frequency, now)
+
+
+def _build_and_send(frequency: str, now: datetime) -> list[ReportFile]:
     period = scheduled_period(frequency, now=now)
-    recipients = ReportRecipient.objects.filter(frequency=frequency, is_active=True)
-    departments: list[Department | None] = [None]
+    recipients = list(ReportRecipient.objects.filter(frequency=frequency, is_active=True))
+    full = recipients_with_full_phone(recipients)
     dept_ids = sorted({r.department_id for r in recipients if r.department_id})
-    departments += list(Department.objects.filter(pk__in=dept_ids))
+    departments = Department.objects.in_bulk(dept_ids)
+    # Every scope gets the masked file (mail to the other recipients, downloads by anyone in
+    # scope); a full-number file only where a recipient may see full numbers.
+    variants = [(None, False), *((d, False) for d in dept_ids)]
+    variants += [
+        (d, True)
+        for d in [None, *dept_ids]
+        if any(r.pk in full and r.department_id == d for r in recipients)
+    ]
     built = []
     with translation.override(settings.LANGUAGE_CODE):
-        for dept in departments:
-            rf = ReportFile.objects.filter(
-                frequency=frequency, period_start=period.first_day, department=dept
-            ).first()
-            if rf is None:
-                path, rows = report_workbook(period=period, department=dept, now=now)
-                try:
-                    rf = ReportFile(
-                        frequency=frequency,
-                        period_start=period.first_day,
-                        period_end=period.last_day,
-                        department=dept,
-                        rows=rows,
-                        created_at=now,
-                    )
-                    with open(path, "rb") as fh:
-                        rf.file.save(_report_filename(frequency, period, dept), File(fh))
-                finally:
-                    os.unlink(path)
+        for dept_id, full_phone in variants:
+            dept = departments.get(dept_id) if dept_id else None
+            rf = _report_file(frequency, period, dept, full_phone=full_phone, now=now)
             built.append(rf)
-            _email_once(
-                rf,
-                [r for r in recipients if r.department_id == (dept.pk if dept else None)],
-                period,
-                now,
-            )
+            to = [
+                r for r in recipients if r.department_id == dept_id and (r.pk in full) == full_phone
+            ]
+            _email_once(rf, to, period, now)
     return built
 
 
-def _report_filename(frequency: str, period: kpis.Period, dept: Department | None) -> str:
+def recipients_with_full_phone(recipients: list[ReportRecipient]) -> set[int]:
+    """The recipients (ids) who may receive customers' full phone numbers: their address
+    belongs to active users who all may see them. An address no user has (a mailing list, an
+    outsider) or one shared with a user who may not gets the masked file."""
+    emails = {r.email.lower() for r in recipients}
+    if not emails:
+        return set()
+    allowed: dict[str, bool] = {}
+    users = User.objects.annotate(address=Lower("email")).filter(address__in=emails, is_active=True)
+    for user in users:
+        allowed[user.address] = allowed.get(user.address, True) and can_see_full_phone(user)
+    return {r.pk for r in recipients if allowed.get(r.email.lower(), False)}
+
+
+def _report_file(
+    frequency: str,
+    period: kpis.Period,
+    dept: Department | None,
+    *,
+    full_phone: bool,
+    now: datetime,
+) -> ReportFile:
+    rf = ReportFile.objects.filter(
+        frequency=frequency, period_start=period.first_day, department=dept, full_phone=full_phone
+    ).first()
+    if rf is not None:
+        return rf
+    path, rows = report_workbook(period=period, department=dept, now=now, full_phone=full_phone)
+    try:
+        rf = ReportFile(
+            frequency=frequency,
+            period_start=period.first_day,
+            period_end=period.last_day,
+            department=dept,
+            full_phone=full_phone,
+            rows=rows,
+            created_at=now,
+        )
+        with open(path, "rb") as fh:
+            rf.file.save(_report_filename(frequency, period, dept, full_phone), File(fh))
+    finally:
+        os.unlink(path)
+    return rf
+
+
+def _report_filename(
+    frequency: str, period: kpis.Period, dept: Department | None, full_phone: bool
+) -> str:
     who = dept.code if dept else "all"
-    return f"whistle-{frequency}-{who}-{period.first_day:%Y%m%d}.xlsx"
+    suffix = "-full" if full_phone else ""
+    return f"whistle-{frequency}-{who}-{period.first_day:%Y%m%d}{suffix}.xlsx"
 
 
 def _email_once(rf: ReportFile, recipients, period: kpis.Period, now: datetime) -> int:
@@ -227,6 +285,8 @@ def _report_files_qs(user):
     if user is None or not can_view_reports(user):
         return ReportFile.objects.none()
     qs = ReportFile.objects.select_related("department")
+    if not can_see_full_phone(user):
+        qs = qs.filter(full_phone=False)
     if sees_all_tickets(user):
         return qs
     if user.department_id is None:
@@ -236,7 +296,8 @@ def _report_files_qs(user):
 
 def report_files_visible_to(user, *, limit: int = 12) -> dict[str, list[ReportFile]]:
     """The last `limit` periods of each frequency the user may download: everything for those
-    who see all orders; a lead their own subtree's departments' files."""
+    who see all orders; a lead their own subtree's departments' files. Full-number files only
+    for those who may see full phone numbers (and then instead of the masked one)."""
     qs = _report_files_qs(user)
     out = {}
     for freq in ReportFrequency.values:
@@ -246,11 +307,16 @@ def report_files_visible_to(user, *, limit: int = 12) -> dict[str, list[ReportFi
             .values_list("period_start", flat=True)
             .distinct()[:limit]
         )
-        out[freq] = list(
+        files = list(
             qs.filter(frequency=freq, period_start__in=starts).order_by(
                 "-period_start", "department__path"
             )
         )
+        # One file per period and scope: the full-number one for those who may see it.
+        full = {(f.period_start, f.department_id) for f in files if f.full_phone}
+        out[freq] = [
+            f for f in files if f.full_phone or (f.period_start, f.department_id) not in full
+        ]
     return out
 
 
