@@ -337,3 +337,11 @@ CELERY_BEAT_SCHEDULE = {
 # --- operations: run-once jobs, health, metrics (reliability issue) ---
 # `jobs` is the lowest app: the run-once lock and the last run of each background job.
 INSTALLED_APPS += ["jobs"]
+# /health/ready/ fails when the last completed SLA sweep is older than this (0: not checked).
+HEALTH_SWEEP_MAX_AGE_SECONDS = env_int("HEALTH_SWEEP_MAX_AGE_SECONDS", 3 * SLA_SWEEP_SECONDS)
+# Budget of each readiness probe (database, cache, broker), seconds.
+HEALTH_CHECK_TIMEOUT_SECONDS = env_int("HEALTH_CHECK_TIMEOUT_SECONDS", 3)
+# /metrics answers these client addresses (REMOTE_ADDR) and anyone sending
+# "Authorization: Bearer $METRICS_TOKEN" (when set); everyone else gets 404.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+METRICS_TOKEN = env_str("METRICS_TOKEN")
