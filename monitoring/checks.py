@@ -28,7 +28,9 @@ class Broker(HealthCheck):
 
         seconds = self.timeout.total_seconds()
         try:
-            with app.connection_for_write(connect_timeout=seconds) as conn:
+            # The URL the settings give Celery (Celery itself would let the environment win).
+            url = settings.CELERY_BROKER_URL
+            with app.connection_for_write(url, connect_timeout=seconds) as conn:
                 conn.ensure_connection(max_retries=0, timeout=seconds)
         except Exception as exc:
             log.warning("broker check failed: %s", exc)
