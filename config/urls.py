@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/", include("api.docs_urls")),
     re_path(r"^api/", api_not_found),  # JSON 404 for any other /api/ path
     path("reports/", include("reports.urls")),
+    path("s/", include("customers.urls")),
     path("", include("web.urls")),
 ]
 
