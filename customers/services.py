@@ -161,7 +161,7 @@ def survey_offer(*, ticket: Ticket, reply_entry_id: int, now: datetime) -> Surve
 
 def current_survey(ticket: Ticket) -> Survey | None:
     """The survey of the latest reply."""
-    return Survey.objects.filter(ticket=ticket).order_by("-offered_at", "-pk").first()
+    return Survey.objects.filter(ticket=ticket).order_by("-reply_entry_id").first()
 
 
 # --------------------------------------------------------------------------- customer input

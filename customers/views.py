@@ -111,6 +111,14 @@ def _promise(ticket, now) -> dict | None:
     if clock.is_running and not clock.is_paused:
         left = clock.remaining_seconds(now)
         out["left"] = left
+        # The same words for the script that keeps the countdown current.
+        out["formats"] = {
+            "left": _("剩余 %(t)s"),
+            "late": _("已超时 %(t)s"),
+            "dh": _("%(d)d天%(h)d小时"),
+            "hm": _("%(h)d小时%(m)d分钟"),
+            "m": _("%(m)d分钟"),
+        }
         out["text"] = (
             _("剩余 %(t)s") % {"t": duration_text(left)}
             if left >= 0
@@ -168,6 +176,7 @@ def status_page(request, token, link):
 def _post(request, token, link, form_class, form_name, call, success):
     now = timezone.now()
     form = form_class(request.POST)
+    notice = None
     if form.is_valid():
         try:
             call(form.cleaned_data, now)
@@ -177,6 +186,7 @@ def _post(request, token, link, form_class, form_name, call, success):
                     form.add_error(field if field in form.fields else None, str(m))
             if not exc.fields:
                 form.add_error(None, str(exc.message))
+                notice = str(exc.message)  # at the top: the form may no longer be shown
             status = exc.http_status
         else:
             messages.success(request, success)
@@ -185,6 +195,7 @@ def _post(request, token, link, form_class, form_name, call, success):
         status = 400
     link = services.status_link_lookup(token)  # the order as it is now
     context = _context(request, token, link, now=now, **{f"{form_name}_form": form})
+    context["notice"] = notice
     return render(request, "customers/status.html", context, status=status)
 
 
