@@ -3,6 +3,7 @@ from django.core.cache import cache
 
 from customers import services
 from tests.factories import ticket_in_state
+from tests.web.test_browser import browser  # noqa: F401  (the Chromium fixture)
 
 
 @pytest.fixture(autouse=True)
