@@ -8,9 +8,11 @@ import re
 import django_filters
 from django import forms
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Department
+from customers.selectors import callback_queue
 from sla.models import SlaStatus
 from sla.selectors import filter_sla_status
 from workorders.models import STATES_OF_STAGE, Stage, State, Ticket, Urgency
@@ -55,10 +57,20 @@ class TicketFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="filter_search", max_length=32, label=_("工单号或客户电话后几位")
     )
+    callback = django_filters.BooleanFilter(
+        method="filter_callback",
+        label=_("待回访（已回复且不再等待客户的满意度评价）"),
+    )
 
     class Meta:
         model = Ticket
         fields: list[str] = []
+
+    def filter_callback(self, qs, name, value):
+        if value is None:
+            return qs
+        queue = callback_queue(qs, now=timezone.now())
+        return queue if value else qs.exclude(pk__in=queue.values("pk"))
 
     def filter_stage(self, qs, name, value):
         return qs.filter(state__in=STATES_OF_STAGE[value]) if value else qs

@@ -225,10 +225,14 @@ class TicketDetailSerializer(serializers.Serializer):
     reply_result = serializers.CharField()
     reply_cause = serializers.CharField()
     reply_resolved = serializers.BooleanField(allow_null=True)
+    public_reply = serializers.CharField()
     visit_at = serializers.DateTimeField(allow_null=True)
     visit_outcome = serializers.CharField()
     visit_resolved = serializers.BooleanField(allow_null=True)
     visit_satisfaction = serializers.CharField()
+    visit_channel = serializers.CharField(
+        help_text="How the verdict was taken: phone, sms_survey, on_the_spot; empty if none"
+    )
     closed_at = serializers.DateTimeField(allow_null=True)
     cancelled_at = serializers.DateTimeField(allow_null=True)
     cancel_reason = serializers.CharField()
@@ -328,6 +332,12 @@ class ReplySerializer(serializers.Serializer):
     result = serializers.CharField(max_length=5000, allow_blank=True)
     cause = serializers.ChoiceField(choices=CauseCategory.choices)
     resolved = serializers.BooleanField()
+    public_reply = serializers.CharField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        help_text="What the customer reads on the status page (the result stays internal)",
+    )
 
 
 class CloseSerializer(serializers.Serializer):

@@ -237,9 +237,15 @@ TRANSITIONS = {
     ),
     "reply": (
         s.ReplySerializer,
-        "回单: result, cause category and self-assessed resolution.",
+        "回单: result, cause category and self-assessed resolution; optionally the public "
+        "reply, the words the customer reads on the status page.",
         lambda t, u, d: services.ticket_reply(
-            ticket=t, by=u, result=d["result"], cause=d["cause"], resolved=d["resolved"]
+            ticket=t,
+            by=u,
+            result=d["result"],
+            cause=d["cause"],
+            resolved=d["resolved"],
+            public_reply=d.get("public_reply", ""),
         ),
     ),
     "reject_reply": (

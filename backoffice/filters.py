@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.roles import Role
+from customers.selectors import awaiting_survey_q, callback_queue
 from sla.models import Clock, ClockKind, SlaStatus
 from sla.selectors import sla_status_q
 from workorders.models import (
@@ -152,6 +153,25 @@ class ScopeFilter(admin.SimpleListFilter):
             return queryset.filter(department__path__startswith=user.department.path)
         if self.value() == "assigned_to_me":
             return queryset.filter(handler=user)
+        return queryset
+
+
+class CallbackFilter(admin.SimpleListFilter):
+    """待回访: the dispatchers' callback queue (replied orders not waiting for the customer's
+    own survey answer), and those still waiting for it."""
+
+    title = _("回访")
+    parameter_name = "callback"
+
+    def lookups(self, request, model_admin):
+        return [("due", _("待回访")), ("survey", _("等待客户评价"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "due":
+            return callback_queue(queryset, now=now)
+        if self.value() == "survey":
+            return queryset.filter(awaiting_survey_q(now))
         return queryset
 
 

@@ -207,10 +207,18 @@ class ReplyForm(TransitionForm):
     result = forms.CharField(label=_("处理结果"), widget=forms.Textarea(attrs={"rows": 4}))
     cause = forms.ChoiceField(label=_("原因分类"), choices=CauseCategory.choices)
     resolved = forms.ChoiceField(label=_("自评已解决"), choices=YES_NO)
+    public_reply = forms.CharField(
+        label=_("答复客户"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("客户在进度查询页看到的答复；处理结果仅内部可见。"),
+    )
 
     def submit(self) -> str:
         d = self.cleaned_data
         services.ticket_reply(
+            public_reply=d["public_reply"],
             ticket=self.ticket,
             by=self.user,
             result=d["result"],

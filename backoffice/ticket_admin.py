@@ -26,6 +26,7 @@ from workorders.selectors import allowed_transitions, ticket_timeline, tickets_v
 from . import views
 from .display import sla_badge_html
 from .filters import (
+    CallbackFilter,
     EscalationFilter,
     FlagFilter,
     HandlerFilter,
@@ -76,6 +77,8 @@ TIMELINE_TYPES = {
     "supervision": _("督办"),
     "sla_event": _("时限"),
     "notification": _("通知"),
+    "customer_note": _("客户补充"),
+    "survey": _("客户评价"),
 }
 
 
@@ -104,6 +107,7 @@ class TicketAdmin(admin.ModelAdmin):
         ScopeFilter,
         PendingApprovalFilter,
         PeriodFilter,
+        CallbackFilter,
         EscalationFilter,
         FlagFilter,
         "category",
@@ -177,8 +181,9 @@ class TicketAdmin(admin.ModelAdmin):
                 "fields": (
                     ("replied_at", "replied_by"),
                     "reply_result",
+                    "public_reply",
                     ("reply_cause", "reply_resolved"),
-                    ("visit_at", "visit_by"),
+                    ("visit_at", "visit_by", "visit_channel"),
                     ("visit_outcome", "visit_resolved", "visit_satisfaction"),
                     "visit_note",
                     "closed_at",
@@ -394,6 +399,7 @@ class TicketAdmin(admin.ModelAdmin):
             (_("临期"), "?sla=at_risk"),
             (_("已超时"), "?sla=breached"),
             (_("待我审批"), "?pending=any"),
+            (_("待回访"), "?callback=due"),
         ]
         context = {
             "bo_presets": [{"label": label, "url": base + qs} for label, qs in presets],

@@ -345,3 +345,16 @@ HEALTH_CHECK_TIMEOUT_SECONDS = env_int("HEALTH_CHECK_TIMEOUT_SECONDS", 3)
 # "Authorization: Bearer $METRICS_TOKEN" (when set); everyone else gets 404.
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# --- customers: the customer's side of the loop (status page, survey) ---
+INSTALLED_APPS += ["customers"]
+# Absolute links in messages to customers (status page, survey): scheme and host, no path.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# A replied order waits this share of its visit clock for the customer's survey answer
+# before it joins the dispatchers' callback queue (0 = call back at once).
+SURVEY_WAIT_SHARE = float(env_str("SURVEY_WAIT_SHARE", "0.5"))
+# Status-page requests per client address and minute (0 = unlimited); the count lives in the
+# default cache. Behind N trusted proxies, the address is the N-th from the right of
+# X-Forwarded-For.
+STATUS_PAGE_RATE_PER_MINUTE = env_int("STATUS_PAGE_RATE_PER_MINUTE", 30)
+STATUS_PAGE_PROXY_HOPS = env_int("STATUS_PAGE_PROXY_HOPS", 0)

@@ -15,6 +15,7 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),  # JSON 404 for any other /api/ path
     path("reports/", include("reports.urls")),
     path("", include("monitoring.urls")),
+    path("s/", include("customers.urls")),
     path("", include("web.urls")),
 ]
 

@@ -35,6 +35,7 @@ from workorders.models import (
     State,
     Ticket,
     Urgency,
+    VisitChannel,
     VisitOutcome,
 )
 from workorders.permissions import can_see_full_phone, mask_phone
@@ -140,6 +141,7 @@ TICKET_FIELDS = (
     "visit_outcome",
     "visit_resolved",
     "visit_satisfaction",
+    "visit_channel",
     "closed_at",
     "promise_clock__started_at",
     "promise_clock__stopped_at",
@@ -195,6 +197,7 @@ def ticket_headers() -> list[str]:
         _("回访结果"),
         _("客户确认已解决"),
         _("满意度"),
+        _("回访渠道"),
         _("办结时间"),
         _("净处理时长(小时)"),
         _("是否超时"),
@@ -266,6 +269,7 @@ def ticket_rows(
     channel, state, urgency = _choices(Channel), _choices(State), _choices(Urgency)
     ruling, cause = _choices(ReturnRuling), _choices(CauseCategory)
     outcome, satisfaction = _choices(VisitOutcome), _choices(Satisfaction)
+    visit_channel = _choices(VisitChannel)
     yes, no = _("是"), _("否")
     if user is not None:
         full_phone = can_see_full_phone(user)
@@ -323,6 +327,7 @@ def ticket_rows(
                 visit_outcome,
                 visit_resolved,
                 visit_sat,
+                visit_ch,
                 closed_at,
                 p_start,
                 p_stop,
@@ -386,6 +391,7 @@ def ticket_rows(
                 outcome.get(visit_outcome, ""),
                 "" if visit_resolved is None else (yes if visit_resolved else no),
                 satisfaction.get(visit_sat, ""),
+                visit_channel.get(visit_ch, ""),
                 local(closed_at),
                 net,
                 yes if overdue else no,

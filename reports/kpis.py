@@ -7,6 +7,10 @@ Each figure is counted on the event that defines it, inside the period [start, e
 - 限时办结率 (original and effective due), 超时率, 解决率, 满意率, 有效回访率, 一次解决率,
   重办率, 延期率, 挂起率, net handling time: orders *closed* in the period (the visit recorded on
   the closed order is the visit that counts);
+- 解决率 and 满意率 also split by the visit channel (phone, the customer's survey, on the spot);
+  a survey answer that closed the order is the order's visit and counts like a callback;
+- 满意度调查回复率: surveys *offered* in the period (one with each reply of an order that has
+  a status link) that the customer answered;
 - 派单及时率: `dispatch` clocks *stopped* in the period; 签收及时率 (响应率): `sign_for`
   clocks stopped in the period, counted against the clock's department;
 - 退单率: return requests in the period ÷ dispatches to a department in the period (every
@@ -51,6 +55,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department
+from customers.models import Survey
 from sla.models import Clock, ClockKind, SlaStatus
 from sla.selectors import (
     NetSeconds,
@@ -69,6 +74,7 @@ from workorders.models import (
     State,
     Ticket,
     Urgency,
+    VisitChannel,
     VisitOutcome,
 )
 from workorders.permissions import sees_all_tickets
@@ -221,6 +227,25 @@ class Source:
 
 
 _success = Q(visit_outcome=VisitOutcome.SUCCESS)
+_satisfied = Q(visit_satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASICALLY])
+# The visit channels split 解决率 and 满意率 (phone callback, the customer's own survey, on the
+# spot); each count is a conditional count in the same pass over closed orders.
+VISIT_CHANNELS = {
+    VisitChannel.PHONE: "phone",
+    VisitChannel.SMS_SURVEY: "sms",
+    VisitChannel.ON_THE_SPOT: "spot",
+}
+
+
+def _channel_counts() -> dict[str, Q]:
+    out = {}
+    for channel, short in VISIT_CHANNELS.items():
+        visited = _success & Q(visit_channel=channel)
+        out[f"visits_{short}"] = visited
+        out[f"resolved_{short}"] = visited & Q(visit_resolved=True)
+        out[f"satisfied_{short}"] = visited & _satisfied
+    return out
+
 
 SOURCES: tuple[Source, ...] = (
     Source(
@@ -247,13 +272,24 @@ SOURCES: tuple[Source, ...] = (
             "missed_effective": ~promise_met_q(original=False),
             "visits": _success,
             "resolved": _success & Q(visit_resolved=True),
-            "satisfied": _success
-            & Q(visit_satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASICALLY]),
+            "satisfied": _success & _satisfied,
             "first_time": Q(return_count=0, redo_count=0, visit_resolved=True),
             "redone": Q(redo_count__gt=0),
             "extended": Q(extension_count__gt=0),
             "suspended": Q(suspension_count__gt=0),
+            **_channel_counts(),
         },
+    ),
+    # Surveys offered with each reply of an order that has a status link, in the period of
+    # the reply, and those the customer answered (调查回复率).
+    Source(
+        "surveys",
+        Survey,
+        "offered_at",
+        "ticket__",
+        "ticket__department_id",
+        Q(),
+        {"surveys_offered": None, "surveys_answered": Q(answered_at__isnull=False)},
     ),
     Source(
         "dispatch_clock",
@@ -325,6 +361,18 @@ KPIS: tuple[KpiDef, ...] = (
     KpiDef("redo", _("重办率"), "redone", "closed"),
     KpiDef("extension", _("延期率"), "extended", "closed"),
     KpiDef("suspension", _("挂起率"), "suspended", "closed"),
+    KpiDef("survey_response", _("满意度调查回复率"), "surveys_answered", "surveys_offered"),
+    KpiDef("resolution_phone", _("解决率(电话回访)"), "resolved_phone", "visits_phone"),
+    KpiDef("satisfaction_phone", _("满意率(电话回访)"), "satisfied_phone", "visits_phone"),
+    KpiDef("resolution_sms", _("解决率(短信调查)"), "resolved_sms", "visits_sms"),
+    KpiDef("satisfaction_sms", _("满意率(短信调查)"), "satisfied_sms", "visits_sms"),
+    KpiDef("resolution_spot", _("解决率(现场回访)"), "resolved_spot", "visits_spot"),
+    KpiDef("satisfaction_spot", _("满意率(现场回访)"), "satisfied_spot", "visits_spot"),
+)
+# The per-channel figures, (channel, resolution key, satisfaction key, visits count).
+CHANNEL_KPIS = tuple(
+    (channel, f"resolution_{short}", f"satisfaction_{short}", f"visits_{short}")
+    for channel, short in VISIT_CHANNELS.items()
 )
 KPI_BY_KEY = {k.key: k for k in KPIS}
 HEADLINE = ("response", "resolution", "satisfaction", "on_time_closure")
@@ -351,6 +399,17 @@ COUNT_LABELS = {
     "dispatches": _("派单次数"),
     "returns": _("退单次数"),
     "returns_rejected": _("退单驳回次数"),
+    "visits_phone": _("电话回访成功"),
+    "resolved_phone": _("已解决(电话回访)"),
+    "satisfied_phone": _("满意及基本满意(电话回访)"),
+    "visits_sms": _("短信调查回访成功"),
+    "resolved_sms": _("已解决(短信调查)"),
+    "satisfied_sms": _("满意及基本满意(短信调查)"),
+    "visits_spot": _("现场回访成功"),
+    "resolved_spot": _("已解决(现场回访)"),
+    "satisfied_spot": _("满意及基本满意(现场回访)"),
+    "surveys_offered": _("已发出满意度调查"),
+    "surveys_answered": _("客户已评价"),
 }
 
 

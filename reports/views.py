@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from sla.models import SlaStatus
 from workorders.errors import NotAllowed
-from workorders.models import State
+from workorders.models import State, VisitChannel
 from workorders.permissions import can_export, can_see_full_phone, can_view_reports, mask_phone
 
 from . import charts, kpis, services
@@ -107,7 +107,19 @@ def report_page(request):
         (cur,) = _figure_cells(filters, current, [key], {})
         (prev,) = _figure_cells(prev_filters, previous, [key], {})
         headline.append({"current": cur, "previous": prev})
-    all_figures = _figure_cells(filters, current, [k.key for k in kpis.KPIS], {})
+    by_channel = {key for _c, res, sat, _v in kpis.CHANNEL_KPIS for key in (res, sat)}
+    all_figures = _figure_cells(
+        filters, current, [k.key for k in kpis.KPIS if k.key not in by_channel], {}
+    )
+    channels = [
+        {
+            "label": VisitChannel(channel).label,
+            "visits": current.counts.get(visits, 0),
+            "visits_url": _link(filters, count=visits),
+            "cells": _figure_cells(filters, current, [res, sat], {}),
+        }
+        for channel, res, sat, visits in kpis.CHANNEL_KPIS
+    ]
 
     board = figures.scorecard
     scorecard = [
@@ -162,6 +174,7 @@ def report_page(request):
             "previous": previous,
             "headline": headline,
             "all_figures": all_figures,
+            "channels": channels,
             "scorecard": scorecard,
             "score_labels": [kpis.KPI_BY_KEY[k].label for k in SCORE_KEYS],
             "trend_svg": trend_svg,

@@ -6,7 +6,7 @@ skipped when it already exists."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -151,6 +151,17 @@ PLAN = [
 class SeedResult:
     created_orders: int
     skipped_orders: int
+    notes: list[str] = field(default_factory=list)
+
+
+# Apps above `workorders` add their own demo data after the orders (idempotent too): each step
+# is `step(now=...) -> list[str]`, lines for the command to print.
+_demo_steps: list = []
+
+
+def register_demo_step(step) -> None:
+    if step not in _demo_steps:
+        _demo_steps.append(step)
 
 
 def seed_reference_data() -> dict[str, Department]:
@@ -411,4 +422,7 @@ def seed_orders(users: dict[str, User], *, now: datetime | None = None) -> SeedR
 def seed_demo(*, now: datetime | None = None) -> SeedResult:
     depts = seed_reference_data()
     users = seed_accounts(depts, settings.DEMO_PASSWORD)
-    return seed_orders(users, now=now)
+    result = seed_orders(users, now=now)
+    for step in _demo_steps:
+        result.notes.extend(step(now=now))
+    return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
+REPORTED = "reported"  # ticket, now (the order was created; published inside its transaction)
 TRANSITION = "transition"  # ticket, transition, actor, audit_id, now
 CHASE = "chase"  # ticket, chase, by, now
 

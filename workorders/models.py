@@ -71,6 +71,14 @@ class Satisfaction(models.TextChoices):
     UNSATISFIED = "unsatisfied", _("不满意")
 
 
+class VisitChannel(models.TextChoices):
+    """How the customer's verdict was taken (DESIGN.md §9)."""
+
+    PHONE = "phone", _("电话回访")
+    SMS_SURVEY = "sms_survey", _("短信满意度调查")
+    ON_THE_SPOT = "on_the_spot", _("现场回访")
+
+
 class VisitOutcome(models.TextChoices):
     SUCCESS = "success", _("回访成功")
     UNREACHABLE = "unreachable", _("三次未接通")
@@ -284,6 +292,8 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         _("原因分类"), max_length=16, choices=CauseCategory.choices, blank=True
     )
     reply_resolved = models.BooleanField(_("自评已解决"), null=True, blank=True)
+    # The handler's words for the customer (the status page shows these, never reply_result).
+    public_reply = models.TextField(_("答复客户"), blank=True)
 
     # Visit and close.
     visit_at = models.DateTimeField(_("回访时间"), null=True, blank=True)
@@ -303,6 +313,9 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         _("满意度"), max_length=16, choices=Satisfaction.choices, blank=True
     )
     visit_note = models.CharField(_("回访备注"), max_length=500, blank=True)
+    visit_channel = models.CharField(
+        _("回访渠道"), max_length=16, choices=VisitChannel.choices, blank=True
+    )
     closed_at = models.DateTimeField(_("办结时间"), null=True, blank=True, db_index=True)
     redo_count = models.PositiveIntegerField(_("重办次数"), default=0)
 
@@ -524,8 +537,9 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     @transition(
         field=state, source=State.ACCEPTED, target=State.REPLIED, permission=_trans_perm("reply")
     )
-    def reply(self, *, result, cause, resolved, by, now) -> None:
+    def reply(self, *, result, cause, resolved, by, now, public_reply="") -> None:
         self.reply_result = result
+        self.public_reply = public_reply
         self.reply_cause = cause
         self.reply_resolved = resolved
         self.replied_at = now
@@ -543,8 +557,9 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     @transition(
         field=state, source=State.REPLIED, target=State.CLOSED, permission=_trans_perm("close")
     )
-    def close(self, *, outcome, resolved, satisfaction, note, by, now) -> None:
+    def close(self, *, outcome, resolved, satisfaction, note, by, now, channel="") -> None:
         self.visit_outcome = outcome
+        self.visit_channel = channel
         self.visit_resolved = resolved
         self.visit_satisfaction = satisfaction or ""
         self.visit_note = note
@@ -711,9 +726,11 @@ class RedoProposal(models.Model):
     or declines it (the order closes with the recorded visit)."""
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="redo_proposals")
+    # None: the customer's own verdict (the status page's survey).
     proposed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    channel = models.CharField(max_length=16, choices=VisitChannel.choices, blank=True)
     proposed_at = models.DateTimeField()
     reason = models.CharField(_("重办原因"), max_length=500)
     visit_resolved = models.BooleanField(null=True)

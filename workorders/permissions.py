@@ -126,6 +126,10 @@ RULES: dict[str, tuple[Grant, ...]] = {
 
 # Transitions the system itself may take (routing rule, until-time resume, auto-close).
 SYSTEM_ACTIONS = frozenset({"dispatch", "resume", "close"})
+# What the customer may do themselves, answering the survey of the status page (no user):
+# give the verdict of a visit, which closes the order or proposes a redo.
+CUSTOMER_ACTIONS = frozenset({"close", "propose_redo"})
+CUSTOMER = "customer"
 
 TRANSITIONS = (
     "dispatch",
@@ -143,13 +147,20 @@ TRANSITIONS = (
 )
 
 
-def acting_role(user: User | None, action: str, ticket: Ticket | None = None) -> str | None:
+def acting_role(
+    user: User | None, action: str, ticket: Ticket | None = None, *, customer: bool = False
+) -> str | None:
     """The role under which `user` may take `action` on `ticket`, or None if they may not.
 
     `user=None` is the system (routing rules, the SLA sweep); it may take SYSTEM_ACTIONS only.
+    `user=None, customer=True` is the customer answering the survey: CUSTOMER_ACTIONS only.
     """
     if user is None:
+        if customer:
+            return CUSTOMER if action in CUSTOMER_ACTIONS else None
         return "system" if action in SYSTEM_ACTIONS else None
+    if customer:
+        return None
     if not user.is_authenticated or not user.is_active:
         return None
     for grant in RULES.get(action, ()):

@@ -338,3 +338,15 @@ def test_supervisor_declines_a_proposed_redo_from_the_order_page(cast, client_fo
     # Declining again is refused with a message, not a 500.
     again = supervisor.post(do_url(t, "decline_redo"), {"note": ""}, follow=True)
     assert again.status_code == 200 and messages_of(again)
+
+
+def test_reply_form_takes_the_public_reply_and_the_order_page_shows_it(cast, client_for):
+    t = ticket_in_state(cast, State.ACCEPTED)
+    client = client_for(cast.handler)
+    form_page = client.get(do_url(t, "reply")).content.decode()
+    assert 'name="public_reply"' in form_page
+    data = {"result": "内部结果", "cause": "network", "resolved": "yes", "public_reply": "已修复"}
+    client.post(do_url(t, "reply"), data)
+    t.refresh_from_db()
+    assert (t.state, t.reply_result, t.public_reply) == (State.REPLIED, "内部结果", "已修复")
+    assert "已修复" in client_for(cast.dispatcher).get(change_url(t)).content.decode()

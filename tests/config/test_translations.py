@@ -126,6 +126,7 @@ def test_the_project_catalogues_are_all_found():
         "web",
         "backoffice",
         "reports",
+        "customers",
     }
     assert expected <= set(CATALOGUES), sorted(CATALOGUES)
 

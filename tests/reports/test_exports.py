@@ -92,6 +92,7 @@ def expected(t, *, full_phone: bool, now) -> dict:
         "回访结果": t.get_visit_outcome_display() if t.visit_outcome else "",
         "客户确认已解决": "" if t.visit_resolved is None else yn(t.visit_resolved),
         "满意度": t.get_visit_satisfaction_display() if t.visit_satisfaction else "",
+        "回访渠道": t.get_visit_channel_display() if t.visit_channel else "",
         "办结时间": local(t.closed_at),
         "净处理时长(小时)": net,
         "是否超时": yn(overdue),
@@ -139,7 +140,7 @@ def test_ticket_csv_matches_orders_field_by_field(world, cast, client):
     with time_machine.travel(now, tick=False):
         rows = get_csv(client, cast.auditor)
     header, data = rows[0], rows[1:]
-    assert header[:3] == ["工单号", "受理渠道", "状态"] and len(header) == 48
+    assert header[:3] == ["工单号", "受理渠道", "状态"] and len(header) == 49
     by_number = {r[0]: dict(zip(header, r, strict=True)) for r in data}
     week1 = [world[f"o{i}"] for i in range(1, 9)]
     assert set(by_number) == {t.number for t in week1}

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
+from accounts.roles import Role
 from sla import services as clocks
 from sla.models import ClockKind
 
@@ -19,8 +20,10 @@ from ..models import (
     Satisfaction,
     State,
     Ticket,
+    VisitChannel,
     VisitOutcome,
 )
+from ..permissions import CUSTOMER
 from .common import (
     _audit,
     _check_state,
@@ -48,6 +51,26 @@ def _validate_visit(outcome, resolved, satisfaction) -> None:
         raise Invalid(fields=errors)
 
 
+def _is_customer(by: User | None, channel: str) -> bool:
+    """No user and the survey channel: the customer's own answer on the status page."""
+    return by is None and channel == VisitChannel.SMS_SURVEY
+
+
+def _visit_channel(role: str, channel: str) -> str:
+    """Where the verdict was taken: the customer's survey; else as the caller says (phone or
+    on the spot), by default on the spot for the reporting frontline worker and by phone for
+    a dispatcher. The system's auto-close took no verdict."""
+    if role == CUSTOMER:
+        return VisitChannel.SMS_SURVEY
+    if role == "system":
+        return ""
+    if channel == VisitChannel.SMS_SURVEY or (channel and channel not in VisitChannel.values):
+        raise Invalid(fields={"channel": [_("回访渠道无效。")]})
+    if channel:
+        return channel
+    return VisitChannel.ON_THE_SPOT if role == Role.FRONTLINE else VisitChannel.PHONE
+
+
 @transaction.atomic
 def ticket_close(
     *,
@@ -57,11 +80,14 @@ def ticket_close(
     resolved: bool | None = None,
     satisfaction: str = "",
     note: str = "",
+    channel: str = "",
     now: datetime | None = None,
 ) -> Ticket:
     """回访办结: record the visit and close; the promise result becomes final."""
     now = _now(now)
-    _require_transition(by, "close", ticket)
+    customer = _is_customer(by, channel)
+    role = _require_transition(by, "close", ticket, customer=customer)
+    channel = _visit_channel(role, channel)
     _validate_visit(outcome, resolved, satisfaction)
     if outcome != VisitOutcome.SUCCESS:
         resolved, satisfaction = None, ""
@@ -71,7 +97,14 @@ def ticket_close(
         actor=by,
         at=now,
         comment=note,
-        data={"outcome": outcome, "resolved": resolved, "satisfaction": satisfaction},
+        data={
+            "outcome": outcome,
+            "resolved": resolved,
+            "satisfaction": satisfaction,
+            "channel": channel,
+        },
+        customer=customer,
+        channel=channel,
         outcome=outcome,
         resolved=resolved,
         satisfaction=satisfaction,
@@ -89,16 +122,18 @@ def ticket_close(
 def ticket_visit(
     *,
     ticket: Ticket,
-    by: User,
+    by: User | None,
     outcome: str,
     resolved: bool | None = None,
     satisfaction: str = "",
     note: str = "",
+    channel: str = "",
     now: datetime | None = None,
 ) -> Ticket:
-    """The customer's verdict (dispatcher's return visit, or the reporter on the spot):
-    resolved and (basically) satisfied closes the order; otherwise a redo is proposed for a
-    supervisor to confirm. Unreachable after three attempts closes as an unsuccessful visit."""
+    """The customer's verdict (dispatcher's return visit, the reporter on the spot, or the
+    customer's own survey answer with `by=None, channel="sms_survey"`): resolved and
+    (basically) satisfied closes the order; otherwise a redo is proposed for a supervisor to
+    confirm. Unreachable after three attempts closes as an unsuccessful visit."""
     _check_state(ticket, "close")
     _validate_visit(outcome, resolved, satisfaction)
     if outcome == VisitOutcome.SUCCESS and (
@@ -110,6 +145,7 @@ def ticket_visit(
             reason=note or _stored(gettext_lazy("客户不满意或问题未解决")),
             resolved=resolved,
             satisfaction=satisfaction,
+            channel=channel,
             now=now,
         )
         return ticket
@@ -120,6 +156,7 @@ def ticket_visit(
         resolved=resolved,
         satisfaction=satisfaction,
         note=note,
+        channel=channel,
         now=now,
     )
 
@@ -128,14 +165,16 @@ def ticket_visit(
 def ticket_propose_redo(
     *,
     ticket: Ticket,
-    by: User,
+    by: User | None,
     reason: str,
     resolved: bool | None = None,
     satisfaction: str = "",
+    channel: str = "",
     now: datetime | None = None,
 ) -> RedoProposal:
     now = _now(now)
-    role = _require(by, "propose_redo", ticket)
+    role = _require(by, "propose_redo", ticket, customer=_is_customer(by, channel))
+    channel = _visit_channel(role, channel)
     if ticket.state != State.REPLIED:
         raise InvalidState()
     reason = _text(reason, "reason")
@@ -148,6 +187,7 @@ def ticket_propose_redo(
         reason=reason,
         visit_resolved=resolved,
         visit_satisfaction=satisfaction or "",
+        channel=channel,
     )
     _audit(
         ticket,
@@ -157,7 +197,7 @@ def ticket_propose_redo(
         role=role,
         now=now,
         comment=reason,
-        data={"resolved": resolved, "satisfaction": satisfaction},
+        data={"resolved": resolved, "satisfaction": satisfaction, "channel": channel},
     )
     return proposal
 
@@ -211,6 +251,7 @@ def ticket_decline_redo(*, ticket: Ticket, by: User, note: str = "", now=None) -
             resolved=proposal.visit_resolved if proposal.visit_resolved is not None else False,
             satisfaction=proposal.visit_satisfaction or Satisfaction.UNSATISFIED,
             note=note or proposal.reason,
+            channel=proposal.channel,
             now=now,
         )
 

@@ -27,8 +27,8 @@ def _now(now: datetime | None) -> datetime:
     return now or timezone.now()
 
 
-def _require(by, action: str, ticket: Ticket | None = None) -> str:
-    role = acting_role(by, action, ticket)
+def _require(by, action: str, ticket: Ticket | None = None, *, customer: bool = False) -> str:
+    role = acting_role(by, action, ticket, customer=customer)
     if role is None:
         # A role that may take this transition, on an order in a state it does not start from,
         # hears about the state, not about rights: the scope rules read fields that the wrong
@@ -39,10 +39,10 @@ def _require(by, action: str, ticket: Ticket | None = None) -> str:
     return role
 
 
-def _require_transition(by, name: str, ticket: Ticket) -> str:
+def _require_transition(by, name: str, ticket: Ticket, *, customer: bool = False) -> str:
     """Right, then state — before any input is validated: on an order that has moved on, the
     user learns that, not that a field they would fill in vain is missing."""
-    role = _require(by, name, ticket)
+    role = _require(by, name, ticket, customer=customer)
     _check_state(ticket, name)
     return role
 
@@ -102,10 +102,11 @@ def _transition(
     at: datetime,
     comment: str = "",
     data: dict | None = None,
+    customer: bool = False,
     **kwargs,
 ) -> AuditEntry:
     """Right, then state, then the transition, the guarded save and the audit row."""
-    role = _require(actor, name, ticket)
+    role = _require(actor, name, ticket, customer=customer)
     method = getattr(ticket, name)
     _check_state(ticket, name)
     source = ticket.state

@@ -36,6 +36,8 @@ from .common import (
 
 # --------------------------------------------------------------------------- handle stage
 
+PUBLIC_REPLY_MAX = 1000  # what the customer reads on a phone
+
 
 @transaction.atomic
 def ticket_request_suspension(
@@ -260,9 +262,12 @@ def ticket_reply(
     result: str,
     cause: str,
     resolved: bool | None,
+    public_reply: str = "",
     now: datetime | None = None,
 ) -> Ticket:
-    """回单: the handler reports the result; the promise stops and the visit clock starts."""
+    """回单: the handler reports the result (and, optionally, what to tell the customer: the
+    status page shows `public_reply`, never the internal result); the promise stops and the
+    visit clock starts."""
     from ..models import CauseCategory
 
     now = _now(now)
@@ -275,6 +280,9 @@ def ticket_reply(
         errors["cause"] = [_("请选择原因分类。")]
     if resolved is None:
         errors["resolved"] = [_("请选择是否已解决。")]
+    public_reply = (public_reply or "").strip()
+    if len(public_reply) > PUBLIC_REPLY_MAX:
+        errors["public_reply"] = [_("最多 %(n)d 个字符。") % {"n": PUBLIC_REPLY_MAX}]
     if errors:
         raise Invalid(fields=errors)
     _transition(
@@ -286,6 +294,7 @@ def ticket_reply(
         result=result,
         cause=cause,
         resolved=resolved,
+        public_reply=public_reply,
         by=by,
         now=now,
     )

@@ -18,6 +18,7 @@ from accounts.models import User
 from sla import services as clocks
 from sla.models import ClockKind
 
+from .. import events
 from ..errors import Conflict, IdempotencyMismatch, Invalid
 from ..models import (
     AuditEntry,
@@ -200,6 +201,7 @@ def ticket_report(
                 comment=ticket.summary,
                 data={"repeat_of": repeat_of.number} if repeat_of else {},
             )
+            events.publish(events.REPORTED, ticket=ticket, now=now)
             for upload in attachments:
                 _store_attachment(ticket, by, upload, now)
             if (

@@ -16,3 +16,5 @@ class Command(BaseCommand):
         for username, name, roles, _dept in ACCOUNTS[:6]:
             self.stdout.write(f"  {username:<12} {name}  {', '.join(str(r) for r in roles)}")
         self.stdout.write("  admin        superuser (reference data)")
+        for line in result.notes:
+            self.stdout.write(line)
