@@ -372,6 +372,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes) if _cooloff_minutes > 0 
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False  # no banner on every command; lockouts are still logged as warnings
 AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 
@@ -397,8 +398,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
         "style-src": [SELF, NONCE],
-        "img-src": [SELF, "data:", "blob:"],
-        "font-src": [SELF, "data:"],
+        "img-src": [SELF, "data:"],  # the pages' empty favicon, Swagger UI's inline icons
+        "font-src": [SELF],
         "connect-src": [SELF],
         "worker-src": [SELF, "blob:"],  # Redoc builds its search worker from a blob
         "object-src": [NONE],
