@@ -13,6 +13,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from accounts.lockout import cooloff_seconds, lockout_message
+from accounts.tokens import TokenExpired
 from workorders.errors import DomainError
 
 
@@ -48,6 +50,17 @@ class InvalidCredentials(exceptions.APIException):
 
     def __init__(self):
         super().__init__(detail=_("用户名或密码错误。"))
+
+
+class LoginLockedOut(exceptions.APIException):
+    """Too many failed logins for this username from this address (django-axes)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked_out"
+
+    def __init__(self):
+        super().__init__(detail=lockout_message())
+        self.wait = cooloff_seconds()
 
 
 class InvalidCursor(exceptions.APIException):
@@ -112,6 +125,8 @@ def exception_handler(exc, context):
             if exc.wait
             else _("请求过于频繁，请稍后再试。")
         )
+    elif isinstance(exc, TokenExpired):
+        code, message = "token_expired", exc.detail
     else:
         for klass, (code_, message_) in _messages().items():
             if isinstance(exc, klass):

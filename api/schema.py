@@ -31,7 +31,7 @@ ERROR_RESPONSES = {
     "413": "Request too large",
     "415": "Unsupported media type",
     "422": "Idempotency-Key reused with a different request",
-    "429": "Throttled",
+    "429": "Throttled; on the token login also: locked out after too many failures",
 }
 
 

@@ -516,6 +516,9 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+    expires = serializers.DateTimeField(
+        allow_null=True, help_text="When the token stops working (null: never)."
+    )
 
 
 class AssignSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ editable by superusers only."""
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import AdminLoginForm
 from backoffice.reference_admin import *  # noqa: F403  (registers reference-data admins)
 from backoffice.ticket_admin import TicketAdmin  # noqa: F401  (registers the order admin)
 
@@ -16,3 +17,6 @@ admin.site.enable_nav_sidebar = False
 admin.site.site_header = _("吹哨 · 工单后台")
 admin.site.site_title = _("吹哨工单后台")
 admin.site.index_title = _("工作台")
+
+# Django's admin login, plus the lockout message (django-axes) instead of "wrong password".
+admin.site.login_form = AdminLoginForm

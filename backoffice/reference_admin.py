@@ -57,8 +57,8 @@ class DepartmentAdmin(SuperuserEditsMixin, admin.ModelAdmin):
     @admin.display(description=_("部门"), ordering="path")
     def tree_name(self, obj: Department):
         return format_html(
-            '<span style="padding-left:{}em">{}{}</span>',
-            1.5 * max(obj.depth - 1, 0),
+            '<span class="bo-tree bo-depth-{}">{}{}</span>',
+            min(max(obj.depth - 1, 0), 8),
             "└ " if obj.parent_id else "",
             obj.name,
         )

@@ -4,13 +4,15 @@ See README.md ("Environment variables") for the full list.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from .env import env_bool, env_int, env_list, env_str
+from .env import cache_from_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("WHISTLE_VAR_DIR", str(BASE_DIR / "var")))
@@ -247,7 +249,7 @@ REST_FRAMEWORK.update(
     {
         # Token first: an unauthenticated API call answers 401 with WWW-Authenticate.
         "DEFAULT_AUTHENTICATION_CLASSES": [
-            "rest_framework.authentication.TokenAuthentication",
+            "accounts.tokens.ExpiringTokenAuthentication",
             "rest_framework.authentication.SessionAuthentication",
         ],
         "DEFAULT_SCHEMA_CLASS": "api.schema.WhistleAutoSchema",
@@ -260,8 +262,9 @@ REST_FRAMEWORK.update(
         "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     }
 )
-# Rates as "<n>/<second|minute|hour|day>". Throttle history lives in the default cache: with
-# several worker processes, configure a shared cache (e.g. Redis) so limits hold across them.
+# Rates as "<n>/<second|minute|hour|day>". Throttle counters live in the default cache
+# (CACHE_URL): with several worker processes it must be a shared one (Redis) so limits hold
+# across them.
 API_THROTTLE_RATES = {
     "user": env_str("API_THROTTLE_USER", "1200/minute"),
     "anon": env_str("API_THROTTLE_ANON", "60/minute"),
@@ -273,6 +276,8 @@ SPECTACULAR_SETTINGS.update(
         "SWAGGER_UI_DIST": "SIDECAR",
         "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
         "REDOC_DIST": "SIDECAR",
+        # No badge fetched from the online validator (a third party; CSP allows none).
+        "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
         "COMPONENT_SPLIT_REQUEST": True,
         "ENUM_NAME_OVERRIDES": {
             "RequestStatusEnum": "workorders.models.RequestStatus",
@@ -358,3 +363,94 @@ SURVEY_WAIT_SHARE = float(env_str("SURVEY_WAIT_SHARE", "0.5"))
 # X-Forwarded-For.
 STATUS_PAGE_RATE_PER_MINUTE = env_int("STATUS_PAGE_RATE_PER_MINUTE", 30)
 STATUS_PAGE_PROXY_HOPS = env_int("STATUS_PAGE_PROXY_HOPS", 0)
+# --- security: shared cache, login protection, API tokens, headers (reliability issue) ---
+# The cache holds the API's rate-limit counters. locmem:// is this process only: right for the
+# embedded single-process default, wrong for gunicorn with several workers (each would count on
+# its own), so production sets CACHE_URL=redis://…
+CACHE_URL = env_str("CACHE_URL", "locmem://")
+CACHES = {"default": cache_from_url(CACHE_URL, key_prefix=env_str("CACHE_KEY_PREFIX", "whistle"))}
+# Sessions stay in the database (Django's default engine): logging out, a password change or a
+# deactivation must end a session everywhere at once, and a cache that is flushed, restarted or
+# briefly unreachable must neither log people out nor bring a deleted session back. The cost is
+# one primary-key read per request.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# Reverse proxies in front of gunicorn that append the client's address to X-Forwarded-For
+# (1 behind one nginx). 0: the socket's address, and X-Forwarded-For is ignored, since a client
+# could otherwise pick a new address for every guess. Used by the lockout and the API throttles.
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
+
+# Failed logins on /login/, /admin/login/ and the API's token login (django-axes): after
+# LOGIN_FAILURE_LIMIT failures for one username from one address, that pair is locked out
+# for LOGIN_COOLOFF_MINUTES (0: until an administrator deletes the attempt in the admin's
+# "Access attempts"). Every failure is recorded (access failure log) and logged.
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes requires
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+_cooloff_minutes = env_int("LOGIN_COOLOFF_MINUTES", 30)
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes) if _cooloff_minutes > 0 else None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False  # no banner on every command; lockouts are still logged as warnings
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+
+# API tokens live this long from the login that issued them (0: no expiry); a password change
+# or a deactivation deletes the user's tokens (accounts.tokens).
+API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 24 * 7)
+
+# HTTPS. Behind a TLS-terminating proxy also set SECURE_PROXY_SSL=1, or every request redirects.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG and not TESTING)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# The preload directive only matters once the domain is submitted to the browsers' list.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", bool(SECURE_HSTS_SECONDS))
+
+# Content-Security-Policy (django-csp): scripts and styles come from our own static files. A
+# page that needs an inline block (the API docs' viewers) marks it with request.csp_nonce; the
+# nonce is in the header only on the responses that used it.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.common.CommonMiddleware"), "csp.middleware.CSPMiddleware"
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],  # the pages' empty favicon, Swagger UI's inline icons
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],  # Redoc builds its search worker from a blob
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+if env_str("CSP_REPORT_URI"):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [env_str("CSP_REPORT_URI")]
+
+# Permissions-Policy (django-permissions-policy): nothing but the report page's "use my
+# location" needs a browser feature.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "django_permissions_policy.PermissionsPolicyMiddleware",
+)
+PERMISSIONS_POLICY = {
+    "geolocation": ["self"],
+    "accelerometer": [],
+    "camera": [],
+    "display-capture": [],
+    "gyroscope": [],
+    "magnetometer": [],
+    "microphone": [],
+    "midi": [],
+    "payment": [],
+    "serial": [],
+    "usb": [],
+}

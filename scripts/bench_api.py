@@ -288,6 +288,7 @@ def main():
         "ALLOWED_HOSTS": "127.0.0.1",
         "API_THROTTLE_USER": "100000000/minute",
         "API_THROTTLE_ANON": "100000000/minute",
+        "SECURE_SSL_REDIRECT": "0",  # plain HTTP on 127.0.0.1, no TLS proxy in front
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }

@@ -48,6 +48,7 @@ def child_env() -> dict:
         DEBUG="",
         ALLOWED_HOSTS="testserver",
         CELERY_TASK_ALWAYS_EAGER="1",
+        SECURE_SSL_REDIRECT="0",  # the test client speaks plain HTTP
     )
     return env
 

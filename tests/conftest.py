@@ -15,6 +15,16 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache (one per process, or the Redis of CACHE_URL): each
+    test starts with none, whatever ran before it."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     """Start each test in the default language (zh-hans): a test client request under
     LocaleMiddleware leaves its language active in the thread for whatever runs next."""

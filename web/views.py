@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.forms import LoginForm
 from accounts.roles import Role
 from notifications.selectors import notifications_for
 from notifications.services import notification_mark_read
@@ -48,6 +49,7 @@ PAGE_SIZE = 20
 
 class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
 

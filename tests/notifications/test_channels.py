@@ -184,11 +184,10 @@ def test_nothing_is_enqueued_when_the_transaction_rolls_back(
 def test_webhook_admin_is_superuser_only(client, cast):
     from tests.factories import PASSWORD
 
-    client.login(username="t_sup", password=PASSWORD)
+    client.force_login(cast.supervisor)
     assert client.get("/admin/notifications/webhookendpoint/").status_code == 403
     from accounts.models import User
 
-    User.objects.create_superuser("root", "root@example.com", PASSWORD)
-    client.login(username="root", password=PASSWORD)
+    client.force_login(User.objects.create_superuser("root", "root@example.com", PASSWORD))
     assert client.get("/admin/notifications/webhookendpoint/").status_code == 200
     assert client.get("/admin/notifications/webhookdelivery/").status_code == 200
