@@ -1,10 +1,12 @@
 """Plumbing shared by the API views: loading an order through the visibility selector,
-ETag / If-Match, and Idempotency-Key replay for writes."""
+ETag / If-Match (checked by the services, under their lock), and Idempotency-Key replay for
+writes."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Prefetch
@@ -13,7 +15,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from sla.models import Clock
-from workorders.errors import Conflict, Stale
+from workorders.errors import Conflict
 from workorders.models import IdempotencyRecord, Ticket
 from workorders.selectors import tickets_visible_to
 
@@ -41,7 +43,8 @@ def detail_queryset(user, base=None):
 
 def get_ticket(request, number: str, *, lock: bool = False) -> Ticket:
     """The order by number if the user may see it, else 404 (never 403: no probing).
-    With `lock`, the row is locked for the rest of the transaction (PostgreSQL)."""
+    With `lock`, the row is locked for the rest of the transaction (PostgreSQL). Writes need
+    no lock here: the services lock and re-read the order themselves."""
     if len(number) > 16:
         raise NotFound()
     qs = tickets_visible_to(request.user).select_related(
@@ -73,17 +76,28 @@ def etag_of(ticket: Ticket) -> str:
     return f'"{ticket.number}-v{ticket.version}"'
 
 
-def check_if_match(request, ticket: Ticket) -> None:
-    """412 when the client's If-Match names another version of the order."""
+_ETAG = re.compile(r'^(?:W/)?"(?P<number>[^"]+)-v(?P<version>\d{1,18})"$')
+
+
+def if_match_version(request, ticket: Ticket) -> int | None:
+    """The order version the client's If-Match names, for the service to compare with the row
+    it locks (a mismatch is Stale, 412). None without the header or with `*`; 0, which no
+    order has, when no tag names this order."""
     header = request.headers.get("If-Match")
     if not header:
-        return
+        return None
     tags = [t.strip() for t in header.split(",") if t.strip()]
     if "*" in tags:
-        return
-    current = etag_of(ticket)
-    if current not in tags and f"W/{current}" not in tags:
-        raise Stale()
+        return None
+    versions = set()
+    for tag in tags:
+        match = _ETAG.match(tag)
+        if match and match["number"] == ticket.number:
+            versions.add(int(match["version"]))
+    # Several tags: the one that matches what we read; the service checks it under its lock.
+    if ticket.version in versions:
+        return ticket.version
+    return min(versions, default=0)
 
 
 def ticket_detail_response(request, ticket: Ticket, *, status: int = 200, headers=None):

@@ -3,7 +3,6 @@ supervision notes, handler assignment, co-handling) and reference data."""
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView
@@ -20,9 +19,9 @@ from workorders.models import Category, Ticket
 from workorders.selectors import ticket_timeline
 
 from . import serializers as s
-from .common import get_child, get_ticket, ticket_detail_response
+from .common import get_child, get_ticket, if_match_version, ticket_detail_response
 from .pagination import Key, KeysetPagination
-from .views import NUMBER_PARAM
+from .views import IF_MATCH_PARAM, NUMBER_PARAM
 
 PK_PARAM = OpenApiParameter("pk", int, OpenApiParameter.PATH, description="Request id")
 
@@ -202,6 +201,7 @@ class ExtensionsView(_TicketRecords):
     @_schema(
         "tickets_extensions_create",
         "records",
+        parameters=[IF_MATCH_PARAM],
         request=s.ExtensionRequestSerializer,
         responses={201: s.ExtensionSerializer},
         description="延期申请: before the promise is due, with a reason.",
@@ -211,7 +211,10 @@ class ExtensionsView(_TicketRecords):
         form.is_valid(raise_exception=True)
         ticket = get_ticket(request, number)
         row = services.ticket_request_extension(
-            ticket=ticket, by=request.user, **form.validated_data
+            ticket=ticket,
+            by=request.user,
+            expected_version=if_match_version(request, ticket),
+            **form.validated_data,
         )
         return Response(s.ExtensionSerializer(row).data, status=201)
 
@@ -230,6 +233,7 @@ class ExtensionDecisionView(GenericAPIView):
             by=request.user,
             approve=self.approve,
             note=form.validated_data.get("note", ""),
+            expected_version=if_match_version(request, ticket),
         )
         return Response(s.ExtensionSerializer(row).data)
 
@@ -240,7 +244,7 @@ class ExtensionApproveView(ExtensionDecisionView):
     @_schema(
         "tickets_extensions_approve",
         "records",
-        parameters=[PK_PARAM],
+        parameters=[PK_PARAM, IF_MATCH_PARAM],
         responses={200: s.ExtensionSerializer},
         description="Approve: the promise's effective due time moves; the original stays.",
     )
@@ -254,7 +258,7 @@ class ExtensionRefuseView(ExtensionDecisionView):
     @_schema(
         "tickets_extensions_refuse",
         "records",
-        parameters=[PK_PARAM],
+        parameters=[PK_PARAM, IF_MATCH_PARAM],
         responses={200: s.ExtensionSerializer},
     )
     def post(self, request, number, pk):
@@ -274,6 +278,7 @@ class SuspensionsView(_TicketRecords):
     @_schema(
         "tickets_suspensions_create",
         "records",
+        parameters=[IF_MATCH_PARAM],
         request=s.SuspendSerializer,
         responses={201: s.SuspensionSerializer},
         description="A handler asks to suspend for a customer-side reason until a time; a lead "
@@ -284,7 +289,10 @@ class SuspensionsView(_TicketRecords):
         form.is_valid(raise_exception=True)
         ticket = get_ticket(request, number)
         row = services.ticket_request_suspension(
-            ticket=ticket, by=request.user, **form.validated_data
+            ticket=ticket,
+            by=request.user,
+            expected_version=if_match_version(request, ticket),
+            **form.validated_data,
         )
         return Response(s.SuspensionSerializer(row).data, status=201)
 
@@ -295,7 +303,7 @@ class SuspensionApproveView(GenericAPIView):
     @_schema(
         "tickets_suspensions_approve",
         "records",
-        parameters=[PK_PARAM],
+        parameters=[PK_PARAM, IF_MATCH_PARAM],
         request=None,
         responses={200: s.SuspensionSerializer},
         description="Approve: the order is suspended and its promise clock pauses.",
@@ -303,7 +311,9 @@ class SuspensionApproveView(GenericAPIView):
     def post(self, request, number, pk):
         ticket = get_ticket(request, number)
         row = get_child(ticket.suspensions.all(), pk)
-        services.ticket_approve_suspension(request=row, by=request.user)
+        services.ticket_approve_suspension(
+            request=row, by=request.user, expected_version=if_match_version(request, ticket)
+        )
         row.refresh_from_db()
         return Response(s.SuspensionSerializer(row).data)
 
@@ -314,7 +324,7 @@ class SuspensionRefuseView(GenericAPIView):
     @_schema(
         "tickets_suspensions_refuse",
         "records",
-        parameters=[PK_PARAM],
+        parameters=[PK_PARAM, IF_MATCH_PARAM],
         responses={200: s.SuspensionSerializer},
     )
     def post(self, request, number, pk):
@@ -323,7 +333,10 @@ class SuspensionRefuseView(GenericAPIView):
         ticket = get_ticket(request, number)
         row = get_child(ticket.suspensions.all(), pk)
         row = services.ticket_refuse_suspension(
-            request=row, by=request.user, note=form.validated_data.get("note", "")
+            request=row,
+            by=request.user,
+            note=form.validated_data.get("note", ""),
+            expected_version=if_match_version(request, ticket),
         )
         return Response(s.SuspensionSerializer(row).data)
 
@@ -334,17 +347,20 @@ class AssignView(GenericAPIView):
     @_schema(
         "tickets_assign",
         "records",
+        parameters=[IF_MATCH_PARAM],
         responses={200: s.TicketDetailSerializer},
         description="指派: a lead names or changes the handler.",
     )
     def post(self, request, number):
         form = s.AssignSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        with transaction.atomic():
-            ticket = get_ticket(request, number, lock=True)
-            services.ticket_assign(
-                ticket=ticket, by=request.user, handler=form.validated_data["handler"]
-            )
+        ticket = get_ticket(request, number)
+        services.ticket_assign(
+            ticket=ticket,
+            by=request.user,
+            handler=form.validated_data["handler"],
+            expected_version=if_match_version(request, ticket),
+        )
         return ticket_detail_response(request, ticket)
 
 
@@ -354,20 +370,21 @@ class CoHandlingView(GenericAPIView):
     @_schema(
         "tickets_cohandling",
         "records",
+        parameters=[IF_MATCH_PARAM],
         responses={200: s.TicketDetailSerializer},
         description="协办: a lead asks other departments to support.",
     )
     def post(self, request, number):
         form = s.CoHandlingSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        with transaction.atomic():
-            ticket = get_ticket(request, number, lock=True)
-            services.ticket_request_cohandling(
-                ticket=ticket,
-                by=request.user,
-                departments=form.validated_data["departments"],
-                note=form.validated_data.get("note", ""),
-            )
+        ticket = get_ticket(request, number)
+        services.ticket_request_cohandling(
+            ticket=ticket,
+            by=request.user,
+            departments=form.validated_data["departments"],
+            note=form.validated_data.get("note", ""),
+            expected_version=if_match_version(request, ticket),
+        )
         return ticket_detail_response(request, ticket)
 
 
@@ -377,6 +394,7 @@ class DeclineRedoView(GenericAPIView):
     @_schema(
         "tickets_redo_decline",
         "transitions",
+        parameters=[IF_MATCH_PARAM],
         responses={200: s.TicketDetailSerializer},
         description="A supervisor declines the proposed redo: the order closes with the "
         "unsatisfied visit.",
@@ -384,11 +402,13 @@ class DeclineRedoView(GenericAPIView):
     def post(self, request, number):
         form = s.DecisionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        with transaction.atomic():
-            ticket = get_ticket(request, number, lock=True)
-            services.ticket_decline_redo(
-                ticket=ticket, by=request.user, note=form.validated_data.get("note", "")
-            )
+        ticket = get_ticket(request, number)
+        services.ticket_decline_redo(
+            ticket=ticket,
+            by=request.user,
+            note=form.validated_data.get("note", ""),
+            expected_version=if_match_version(request, ticket),
+        )
         return ticket_detail_response(request, ticket)
 
 

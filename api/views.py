@@ -19,10 +19,10 @@ from . import serializers as s
 from .common import (
     IDEMPOTENCY_HEADER,
     REPLAY_HEADER,
-    check_if_match,
     get_ticket,
     idempotency_key,
     idempotent,
+    if_match_version,
     ticket_detail_response,
 )
 from .filters import TicketFilter
@@ -41,7 +41,8 @@ IF_MATCH_PARAM = OpenApiParameter(
     str,
     OpenApiParameter.HEADER,
     required=False,
-    description="The ETag of the detail the client saw; 412 if the order changed since.",
+    description="The ETag of the detail the client saw; 412 if the order changed since "
+    "(checked under the order's row lock, so two clients with the same ETag cannot both win).",
 )
 NUMBER_PARAM = OpenApiParameter(
     "number", str, OpenApiParameter.PATH, description="Order number, e.g. GD20261122000123"
@@ -155,18 +156,24 @@ class TicketDetail(GenericAPIView):
         if "description_addition" not in data and "urgency" not in data:
             raise ValidationError({"__all__": [_("请提供 description_addition 或 urgency。")]})
         with transaction.atomic():
-            ticket = get_ticket(request, number, lock=True)
-            check_if_match(request, ticket)
+            ticket = get_ticket(request, number)
+            # The version the client saw applies to the first change; the second follows it.
+            seen = if_match_version(request, ticket)
             if "description_addition" in data:
                 services.ticket_add_description(
-                    ticket=ticket, by=request.user, text=data["description_addition"]
+                    ticket=ticket,
+                    by=request.user,
+                    text=data["description_addition"],
+                    expected_version=seen,
                 )
+                seen = None
             if "urgency" in data:
                 services.ticket_change_urgency(
                     ticket=ticket,
                     by=request.user,
                     urgency=data["urgency"],
                     reason=data.get("urgency_reason", ""),
+                    expected_version=seen,
                 )
         return ticket_detail_response(request, ticket)
 
@@ -187,99 +194,117 @@ TRANSITIONS = {
     "dispatch": (
         s.DispatchSerializer,
         "派单: send a reported order to the responsible department (and co-handlers).",
-        lambda t, u, d: services.ticket_dispatch(
+        lambda t, u, d, v: services.ticket_dispatch(
             ticket=t,
             by=u,
             department=d["department"],
             co_departments=d.get("co_departments", []),
             comment=d.get("comment", ""),
+            expected_version=v,
         ),
     ),
     "claim": (
         s.ClaimSerializer,
         "签收/报到: the department takes the order; a lead may name its handler.",
-        lambda t, u, d: services.ticket_claim(ticket=t, by=u, handler=d.get("handler")),
+        lambda t, u, d, v: services.ticket_claim(
+            ticket=t, by=u, handler=d.get("handler"), expected_version=v
+        ),
     ),
     "request_return": (
         s.ReasonSerializer,
         "退单: the department's lead says the order is not theirs.",
-        lambda t, u, d: services.ticket_request_return(ticket=t, by=u, reason=d["reason"]),
+        lambda t, u, d, v: services.ticket_request_return(
+            ticket=t, by=u, reason=d["reason"], expected_version=v
+        ),
     ),
     "rule_return": (
         s.RuleReturnSerializer,
         "裁定退单: uphold (new department) or reject (same department, with a comment).",
-        lambda t, u, d: services.ticket_rule_return(
+        lambda t, u, d, v: services.ticket_rule_return(
             ticket=t,
             by=u,
             uphold=d["uphold"],
             department=d.get("department"),
             comment=d.get("comment", ""),
+            expected_version=v,
         ),
     ),
     "redispatch": (
         s.RedispatchSerializer,
         "转派: move the order to another department, with a reason.",
-        lambda t, u, d: services.ticket_redispatch(
-            ticket=t, by=u, department=d["department"], reason=d["reason"]
+        lambda t, u, d, v: services.ticket_redispatch(
+            ticket=t, by=u, department=d["department"], reason=d["reason"], expected_version=v
         ),
     ),
     "suspend": (
         s.SuspendSerializer,
         "挂起: a lead or supervisor suspends for a customer-side reason until a time.",
-        lambda t, u, d: services.ticket_suspend(
-            ticket=t, by=u, reason=d["reason"], until=d["until"], note=d.get("note", "")
+        lambda t, u, d, v: services.ticket_suspend(
+            ticket=t,
+            by=u,
+            reason=d["reason"],
+            until=d["until"],
+            note=d.get("note", ""),
+            expected_version=v,
         ),
     ),
     "resume": (
         s.EmptySerializer,
         "解挂: the promise clock runs again; its due time moves by the paused span.",
-        lambda t, u, d: services.ticket_resume(ticket=t, by=u),
+        lambda t, u, d, v: services.ticket_resume(ticket=t, by=u, expected_version=v),
     ),
     "reply": (
         s.ReplySerializer,
         "回单: result, cause category and self-assessed resolution; optionally the public "
         "reply, the words the customer reads on the status page.",
-        lambda t, u, d: services.ticket_reply(
+        lambda t, u, d, v: services.ticket_reply(
             ticket=t,
             by=u,
             result=d["result"],
             cause=d["cause"],
             resolved=d["resolved"],
             public_reply=d.get("public_reply", ""),
+            expected_version=v,
         ),
     ),
     "reject_reply": (
         s.ReasonSerializer,
         "驳回回单: the promise clock resumes; the wait counts as paused.",
-        lambda t, u, d: services.ticket_reject_reply(ticket=t, by=u, reason=d["reason"]),
+        lambda t, u, d, v: services.ticket_reject_reply(
+            ticket=t, by=u, reason=d["reason"], expected_version=v
+        ),
     ),
     "close": (
         s.CloseSerializer,
         "回访办结: record the visit. A resolved, (basically) satisfied verdict or an "
         "unreachable customer closes the order; an unsatisfied or unresolved verdict proposes "
         "a redo for a supervisor to confirm (the order stays `replied`).",
-        lambda t, u, d: services.ticket_visit(
+        lambda t, u, d, v: services.ticket_visit(
             ticket=t,
             by=u,
             outcome=d["outcome"],
             resolved=d.get("resolved"),
             satisfaction=d.get("satisfaction", ""),
             note=d.get("note", ""),
+            expected_version=v,
         ),
     ),
     "redo": (
         s.RedoSerializer,
         "重办: a supervisor confirms the proposed redo; the order goes back to the department.",
-        lambda t, u, d: services.ticket_redo(ticket=t, by=u, reason=d.get("reason", "")),
+        lambda t, u, d, v: services.ticket_redo(
+            ticket=t, by=u, reason=d.get("reason", ""), expected_version=v
+        ),
     ),
     "cancel": (
         s.CancelSerializer,
         "作废: before the department has taken it; optionally a duplicate of another order.",
-        lambda t, u, d: services.ticket_cancel(
+        lambda t, u, d, v: services.ticket_cancel(
             ticket=t,
             by=u,
             reason=d["reason"],
             duplicate_of=_visible_number(u, d.get("duplicate_of", ""), "duplicate_of"),
+            expected_version=v,
         ),
     ),
 }
@@ -292,11 +317,11 @@ class TransitionView(GenericAPIView):
         serializer_class, _doc, run = TRANSITIONS[self.name]
 
         def write():
-            ticket = get_ticket(request, number, lock=True)
-            check_if_match(request, ticket)
+            ticket = get_ticket(request, number)
             form = serializer_class(data=request.data)
             form.is_valid(raise_exception=True)
-            run(ticket, request.user, form.validated_data)
+            # The service locks the order and checks the version the client saw against it.
+            run(ticket, request.user, form.validated_data, if_match_version(request, ticket))
             return ticket_detail_response(request, ticket)
 
         return idempotent(request, write)

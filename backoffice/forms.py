@@ -65,15 +65,26 @@ def handler_candidates(department: Department | None):
 
 
 class TransitionForm(forms.Form):
-    """Base: `submit()` calls the service and returns a success message."""
+    """Base: `submit()` calls the service and returns a success message.
+
+    Every form carries the version of the order the user was shown (hidden); the service
+    compares it with the order under its lock, so a change someone made in the meantime is
+    refused with a message instead of being overwritten."""
 
     label = ""
     success_message = _("操作成功。")
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
 
     def __init__(self, *args, ticket: Ticket, user: User, **kwargs):
         self.ticket = ticket
         self.user = user
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("version", ticket.version)
+
+    @property
+    def expected_version(self) -> int | None:
+        return self.cleaned_data.get("version")
 
     def submit(self) -> str:
         raise NotImplementedError
@@ -98,6 +109,7 @@ class DispatchForm(TransitionForm):
             department=d["department"],
             co_departments=d["co_departments"],
             comment=d["comment"],
+            expected_version=self.expected_version,
         )
         return self.success_message
 
@@ -113,7 +125,10 @@ class ClaimForm(TransitionForm):
 
     def submit(self) -> str:
         services.ticket_claim(
-            ticket=self.ticket, by=self.user, handler=self.cleaned_data["handler"]
+            ticket=self.ticket,
+            by=self.user,
+            handler=self.cleaned_data["handler"],
+            expected_version=self.expected_version,
         )
         return self.success_message
 
@@ -130,7 +145,10 @@ class RequestReturnForm(ReasonForm):
 
     def submit(self) -> str:
         services.ticket_request_return(
-            ticket=self.ticket, by=self.user, reason=self.cleaned_data["reason"]
+            ticket=self.ticket,
+            by=self.user,
+            reason=self.cleaned_data["reason"],
+            expected_version=self.expected_version,
         )
         return self.success_message
 
@@ -156,6 +174,7 @@ class RuleReturnForm(TransitionForm):
             uphold=d["ruling"] == "uphold",
             department=d["department"],
             comment=d["comment"],
+            expected_version=self.expected_version,
         )
         return self.success_message
 
@@ -169,7 +188,11 @@ class RedispatchForm(ReasonForm):
     def submit(self) -> str:
         d = self.cleaned_data
         services.ticket_redispatch(
-            ticket=self.ticket, by=self.user, department=d["department"], reason=d["reason"]
+            ticket=self.ticket,
+            by=self.user,
+            department=d["department"],
+            reason=d["reason"],
+            expected_version=self.expected_version,
         )
         return self.success_message
 
@@ -187,7 +210,12 @@ class SuspendForm(TransitionForm):
     def submit(self) -> str:
         d = self.cleaned_data
         services.ticket_suspend(
-            ticket=self.ticket, by=self.user, reason=d["reason"], until=d["until"], note=d["note"]
+            ticket=self.ticket,
+            by=self.user,
+            reason=d["reason"],
+            until=d["until"],
+            note=d["note"],
+            expected_version=self.expected_version,
         )
         return self.success_message
 
@@ -197,7 +225,9 @@ class ResumeForm(TransitionForm):
     success_message = _("已解挂，承诺时限恢复计时。")
 
     def submit(self) -> str:
-        services.ticket_resume(ticket=self.ticket, by=self.user)
+        services.ticket_resume(
+            ticket=self.ticket, by=self.user, expected_version=self.expected_version
+        )
         return self.success_message
 
 
@@ -224,6 +254,7 @@ class ReplyForm(TransitionForm):
             result=d["result"],
             cause=d["cause"],
             resolved=_yes_no(d["resolved"]),
+            expected_version=self.expected_version,
         )
         return self.success_message
 
@@ -234,7 +265,10 @@ class RejectReplyForm(ReasonForm):
 
     def submit(self) -> str:
         services.ticket_reject_reply(
-            ticket=self.ticket, by=self.user, reason=self.cleaned_data["reason"]
+            ticket=self.ticket,
+            by=self.user,
+            reason=self.cleaned_data["reason"],
+            expected_version=self.expected_version,
         )
         return self.success_message
 
@@ -265,6 +299,7 @@ class CloseForm(TransitionForm):
             resolved=_yes_no(d["resolved"]),
             satisfaction=d["satisfaction"],
             note=d["note"],
+            expected_version=self.expected_version,
         )
         if self.ticket.state == "closed":
             return self.success_message
@@ -277,7 +312,12 @@ class RedoForm(TransitionForm):
     reason = forms.CharField(label=_("原因"), required=False, max_length=500)
 
     def submit(self) -> str:
-        services.ticket_redo(ticket=self.ticket, by=self.user, reason=self.cleaned_data["reason"])
+        services.ticket_redo(
+            ticket=self.ticket,
+            by=self.user,
+            reason=self.cleaned_data["reason"],
+            expected_version=self.expected_version,
+        )
         return self.success_message
 
 
@@ -295,7 +335,10 @@ class DeclineRedoForm(TransitionForm):
 
     def submit(self) -> str:
         services.ticket_decline_redo(
-            ticket=self.ticket, by=self.user, note=self.cleaned_data["note"]
+            ticket=self.ticket,
+            by=self.user,
+            note=self.cleaned_data["note"],
+            expected_version=self.expected_version,
         )
         return self.success_message
 
@@ -317,7 +360,11 @@ class CancelForm(ReasonForm):
     def submit(self) -> str:
         d = self.cleaned_data
         services.ticket_cancel(
-            ticket=self.ticket, by=self.user, reason=d["reason"], duplicate_of=d["duplicate_of"]
+            ticket=self.ticket,
+            by=self.user,
+            reason=d["reason"],
+            duplicate_of=d["duplicate_of"],
+            expected_version=self.expected_version,
         )
         return self.success_message
 
@@ -333,7 +380,10 @@ class AssignForm(TransitionForm):
 
     def submit(self) -> str:
         services.ticket_assign(
-            ticket=self.ticket, by=self.user, handler=self.cleaned_data["handler"]
+            ticket=self.ticket,
+            by=self.user,
+            handler=self.cleaned_data["handler"],
+            expected_version=self.expected_version,
         )
         return self.success_message
 

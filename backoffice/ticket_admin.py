@@ -457,13 +457,19 @@ class TicketAdmin(admin.ModelAdmin):
         return False
 
     def _bulk_form(self, request, queryset, form, action: str, title: str):
+        tickets = list(queryset.order_by("number"))
+        for t in tickets:
+            # What the form shows is what it applies to: shown again after an input error, it
+            # keeps the versions it first showed.
+            seen = views.seen_version(request, t)
+            t.seen_version = t.version if seen is None else seen
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "app_label": self.opts.app_label,
             "title": title,
             "form": form,
-            "tickets": list(queryset.order_by("number")),
+            "tickets": tickets,
             "action": action,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
@@ -479,8 +485,8 @@ class TicketAdmin(admin.ModelAdmin):
             views.bulk_apply(
                 request,
                 queryset.order_by("number"),
-                lambda t: services.ticket_dispatch(
-                    ticket=t, by=request.user, department=department
+                lambda t, seen: services.ticket_dispatch(
+                    ticket=t, by=request.user, department=department, expected_version=seen
                 ),
                 gettext("已派往%(dept)s") % {"dept": department.name},
             )
@@ -496,7 +502,7 @@ class TicketAdmin(admin.ModelAdmin):
         views.bulk_apply(
             request,
             queryset.order_by("number"),
-            lambda t: services.ticket_claim(ticket=t, by=request.user),
+            lambda t, seen: services.ticket_claim(ticket=t, by=request.user, expected_version=seen),
             gettext("已签收"),
         )
         return None
@@ -512,7 +518,9 @@ class TicketAdmin(admin.ModelAdmin):
             views.bulk_apply(
                 request,
                 queryset.order_by("number"),
-                lambda t: services.ticket_assign(ticket=t, by=request.user, handler=handler),
+                lambda t, seen: services.ticket_assign(
+                    ticket=t, by=request.user, handler=handler, expected_version=seen
+                ),
                 gettext("已指派给%(user)s") % {"user": handler},
             )
             return None
@@ -527,7 +535,7 @@ class TicketAdmin(admin.ModelAdmin):
         views.bulk_apply(
             request,
             queryset.order_by("number"),
-            lambda t: views.approve_pending_extension(t, request.user),
+            lambda t, _seen: views.approve_pending_extension(t, request.user),
             gettext("已批准延期"),
         )
         return None

@@ -200,19 +200,27 @@ def attachment_view(model_admin, request: HttpRequest, object_id, attachment_id:
 # --------------------------------------------------------------------------- bulk actions
 
 
+def seen_version(request: HttpRequest, ticket: Ticket) -> int | None:
+    """The version of `ticket` the bulk form showed (`version_<id>`), if it showed one."""
+    raw = request.POST.get(f"version_{ticket.pk}", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
+
+
 def bulk_apply(
     request: HttpRequest,
     tickets: Iterable[Ticket],
-    apply: Callable[[Ticket], object],
+    apply: Callable[[Ticket, int | None], object],
     done: str,
 ) -> tuple[list[str], list[tuple[str, str]]]:
-    """Run `apply` on each order through its service; report per order what succeeded and
-    what was refused and why (one success message, one error message per refusal)."""
+    """Run `apply(ticket, version the form showed)` on each order through its service; report
+    per order what succeeded and what was refused and why (one success message, one error
+    message per refusal). The service locks each order: an order someone changed since the
+    form showed it is refused, not overwritten."""
     ok: list[str] = []
     refused: list[tuple[str, str]] = []
     for ticket in tickets:
         try:
-            apply(ticket)
+            apply(ticket, seen_version(request, ticket))
         except DomainError as exc:
             refused.append((ticket.number, error_text(exc)))
         else:

@@ -158,6 +158,9 @@ class ChaseForm(forms.Form):
 
 
 class VerdictForm(forms.Form):
+    # The version of the order the page showed: the service refuses the verdict if the order
+    # changed since (someone else recorded a visit first), instead of acting on a stale page.
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
     resolved = forms.TypedChoiceField(
         choices=[("yes", _("已解决")), ("no", _("未解决"))],
         coerce=lambda v: v == "yes",

@@ -249,7 +249,9 @@ def _order_context(request, ticket, **forms) -> dict:
         "comment_form": forms.get("comment_form") or CommentForm(),
         "photos_form": forms.get("photos_form") or PhotosForm(),
         "chase_form": forms.get("chase_form") or ChaseForm(),
-        "verdict_form": forms.get("verdict_form") or VerdictForm(),
+        "verdict_form": (
+            forms.get("verdict_form") or VerdictForm(initial={"version": ticket.version})
+        ),
         "now": now,
     }
 
@@ -283,6 +285,11 @@ def _order_action(request, number, form_class, form_name, call, success):
         except DomainError as exc:
             add_domain_errors(form, exc, aliases={"attachments": "photos", "outcome": None})
             ticket = _ticket(request, number)
+            if "version" in form.fields:
+                # The page is shown again with the order as it is now; what is sent next is
+                # judged against that.
+                form.data = form.data.copy()
+                form.data["version"] = ticket.version
             context = _order_context(request, ticket, **{form_name: form})
             if not context[SHOWN_BY[form_name]]:
                 # The form is not on the page for this user: say why at the top.
@@ -348,6 +355,7 @@ def order_verdict(request, number):
             resolved=d["resolved"],
             satisfaction=d["satisfaction"],
             note=d["note"],
+            expected_version=d["version"],
         )
 
     def success(ticket):

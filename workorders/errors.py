@@ -41,7 +41,10 @@ class Conflict(DomainError):
     default_message = _("工单已被他人更新，请刷新后重试。")
 
 
-class Stale(DomainError):
+class Stale(Conflict):
+    """The version the user saw (a form's hidden field, the API's If-Match) is not the order's
+    version any more: someone changed it since. 412 in the API (a failed If-Match)."""
+
     code = "stale"
     http_status = 412
     default_message = _("工单已被更新，您看到的版本已过期，请刷新后重试。")

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models.functions import Right
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin, FSMField, transition
 
 from workorders.permissions import acting_role
 from workorders.phones import phone_validator
@@ -410,6 +410,10 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             ("export_tickets", "Can export orders"),
         ]
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._remember_version()
+
     def __str__(self) -> str:
         return self.number
 
@@ -436,6 +440,29 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
                     fields.add(derived)
             kwargs["update_fields"] = fields
         super().save(*args, **kwargs)
+        self._remember_version()
+
+    # Optimistic locking on the version as well as the state (django-fsm's mixin guards only
+    # the state, so a same-state change such as a re-dispatch would overwrite silently): every
+    # UPDATE of an order names the version this instance was read at, and a row that moved on
+    # since matches nothing and raises ConcurrentTransition. The services turn that into
+    # Conflict; they also lock the row first, so this is the net under a path that forgot.
+    def _remember_version(self) -> None:
+        # Not `self.version`: on an instance loaded with .only() that would cost a query.
+        self._read_version = self.__dict__.get("version")
+
+    def _do_update(self, base_qs, using, pk_val, *args, **kwargs):
+        if self._read_version is None:
+            return super()._do_update(base_qs, using, pk_val, *args, **kwargs)
+        guarded = base_qs.filter(version=self._read_version)
+        updated = super()._do_update(guarded, using, pk_val, *args, **kwargs)
+        if not updated and base_qs.filter(pk=pk_val).using(using).exists():
+            raise ConcurrentTransition("The order has changed since it was read.")
+        return updated
+
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        self._remember_version()
 
     @property
     def stage(self) -> str:

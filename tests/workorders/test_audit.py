@@ -11,7 +11,7 @@ import pytest
 from sla.models import Clock
 from tests.factories import report, ticket_in_state
 from workorders import services
-from workorders.errors import Conflict
+from workorders.errors import Conflict, InvalidState
 from workorders.models import AuditEntry, State, Ticket
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -134,10 +134,17 @@ def test_a_stale_copy_loses_with_conflict_and_writes_nothing(cast):
     t = ticket_in_state(cast, State.DISPATCHED, now=T0)
     first = Ticket.objects.get(pk=t.pk)
     stale = Ticket.objects.get(pk=t.pk)
+    also_stale = Ticket.objects.get(pk=t.pk)
     services.ticket_claim(ticket=first, by=cast.lead, now=T0 + 10 * M)
     rows, clocks = AuditEntry.objects.count(), list(Clock.objects.values().order_by("id"))
     with pytest.raises(Conflict):
-        services.ticket_claim(ticket=stale, by=cast.handler, now=T0 + 11 * M)
+        # The tab says which version it showed (the forms' hidden field, the API's If-Match).
+        services.ticket_claim(
+            ticket=stale, by=cast.handler, now=T0 + 11 * M, expected_version=stale.version
+        )
+    with pytest.raises(InvalidState):
+        # Without it, the order is read again under the lock and its state decides.
+        services.ticket_claim(ticket=also_stale, by=cast.handler, now=T0 + 11 * M)
     assert AuditEntry.objects.count() == rows
     assert list(Clock.objects.values().order_by("id")) == clocks
     fresh = Ticket.objects.get(pk=t.pk)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from tests.conftest import requires_postgres
 from tests.factories import Cast, report, ticket_in_state
 from workorders import services
-from workorders.errors import Conflict
+from workorders.errors import Conflict, InvalidState
 from workorders.models import AuditEntry, State, Ticket
 
 pytestmark = [
@@ -62,8 +62,12 @@ def test_two_claims_at_once_one_wins_one_conflicts():
     copy_b = Ticket.objects.get(pk=ticket.pk)
     results, errors = run_at_once(
         [
-            lambda: services.ticket_claim(ticket=copy_a, by=cast.lead),
-            lambda: services.ticket_claim(ticket=copy_b, by=cast.handler),
+            lambda: services.ticket_claim(
+                ticket=copy_a, by=cast.lead, expected_version=copy_a.version
+            ),
+            lambda: services.ticket_claim(
+                ticket=copy_b, by=cast.handler, expected_version=copy_b.version
+            ),
         ]
     )
     assert len(results) == 1, errors
@@ -75,6 +79,24 @@ def test_two_claims_at_once_one_wins_one_conflicts():
     # Nothing half-written: one claim row in the audit trail, one stopped sign-for clock.
     assert AuditEntry.objects.filter(ticket=ticket, transition="claim").count() == 1
     assert fresh.clocks.filter(kind="sign_for", stopped_at__isnull=False).count() == 1
+
+
+def test_two_claims_at_once_without_a_version_the_fresh_state_decides():
+    """A caller that names no version (a task, a script) waits for the lock and then sees the
+    order as the winner left it: the claim no longer applies."""
+    cast = Cast()
+    ticket = ticket_in_state(cast, State.DISPATCHED)
+    copy_a = Ticket.objects.get(pk=ticket.pk)
+    copy_b = Ticket.objects.get(pk=ticket.pk)
+    results, errors = run_at_once(
+        [
+            lambda: services.ticket_claim(ticket=copy_a, by=cast.lead),
+            lambda: services.ticket_claim(ticket=copy_b, by=cast.handler),
+        ]
+    )
+    assert len(results) == 1, errors
+    assert len(errors) == 1 and isinstance(errors[0], InvalidState), errors
+    assert AuditEntry.objects.filter(ticket=ticket, transition="claim").count() == 1
 
 
 def test_twenty_reports_at_once_get_distinct_well_formed_numbers():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -30,9 +29,11 @@ from .common import (
     _now,
     _require,
     _require_transition,
+    _save_promise,
     _stored,
     _text,
     _transition,
+    ticket_write,
 )
 
 # --------------------------------------------------------------------------- close stage
@@ -71,7 +72,7 @@ def _visit_channel(role: str, channel: str) -> str:
     return VisitChannel.ON_THE_SPOT if role == Role.FRONTLINE else VisitChannel.PHONE
 
 
-@transaction.atomic
+@ticket_write
 def ticket_close(
     *,
     ticket: Ticket,
@@ -119,6 +120,7 @@ def ticket_close(
     return ticket
 
 
+@ticket_write
 def ticket_visit(
     *,
     ticket: Ticket,
@@ -161,7 +163,7 @@ def ticket_visit(
     )
 
 
-@transaction.atomic
+@ticket_write
 def ticket_propose_redo(
     *,
     ticket: Ticket,
@@ -202,7 +204,7 @@ def ticket_propose_redo(
     return proposal
 
 
-@transaction.atomic
+@ticket_write
 def ticket_redo(*, ticket: Ticket, by: User, reason: str = "", now: datetime | None = None):
     """重办 (supervisor confirms): back to the department; the promise runs on from its start."""
     now = _now(now)
@@ -219,10 +221,11 @@ def ticket_redo(*, ticket: Ticket, by: User, reason: str = "", now: datetime | N
         proposal.save()
     clocks.clock_void(ticket=ticket, kind=ClockKind.VISIT, now=now)
     clocks.clock_reopen(ticket=ticket, kind=ClockKind.PROMISE, now=now, count_gap_as_paused=False)
-    ticket.save(update_fields=["promise_clock", "promise_due_at"])
+    _save_promise(ticket)
     return ticket
 
 
+@ticket_write
 def ticket_decline_redo(*, ticket: Ticket, by: User, note: str = "", now=None) -> Ticket:
     """The supervisor declines the redo: the order closes with the unsatisfied visit."""
     now = _now(now)
@@ -230,33 +233,32 @@ def ticket_decline_redo(*, ticket: Ticket, by: User, note: str = "", now=None) -
     proposal = ticket.redo_proposals.filter(status=RequestStatus.PENDING).first()
     if proposal is None:
         raise InvalidState(_("没有待确认的重办申请。"))
-    with transaction.atomic():
-        RedoProposal.objects.filter(pk=proposal.pk).update(
-            status=RequestStatus.REFUSED, decided_by=by, decided_at=now
-        )
-        # The supervisor's decision is on record; the close is the visitor's.
-        _audit(
-            ticket,
-            transition="decline_redo",
-            source=ticket.state,
-            by=by,
-            role=role,
-            now=now,
-            comment=note or proposal.reason,
-        )
-        return ticket_close(
-            ticket=ticket,
-            by=proposal.proposed_by,
-            outcome=VisitOutcome.SUCCESS,
-            resolved=proposal.visit_resolved if proposal.visit_resolved is not None else False,
-            satisfaction=proposal.visit_satisfaction or Satisfaction.UNSATISFIED,
-            note=note or proposal.reason,
-            channel=proposal.channel,
-            now=now,
-        )
+    RedoProposal.objects.filter(pk=proposal.pk).update(
+        status=RequestStatus.REFUSED, decided_by=by, decided_at=now
+    )
+    # The supervisor's decision is on record; the close is the visitor's.
+    _audit(
+        ticket,
+        transition="decline_redo",
+        source=ticket.state,
+        by=by,
+        role=role,
+        now=now,
+        comment=note or proposal.reason,
+    )
+    return ticket_close(
+        ticket=ticket,
+        by=proposal.proposed_by,
+        outcome=VisitOutcome.SUCCESS,
+        resolved=proposal.visit_resolved if proposal.visit_resolved is not None else False,
+        satisfaction=proposal.visit_satisfaction or Satisfaction.UNSATISFIED,
+        note=note or proposal.reason,
+        channel=proposal.channel,
+        now=now,
+    )
 
 
-@transaction.atomic
+@ticket_write
 def ticket_cancel(
     *,
     ticket: Ticket,

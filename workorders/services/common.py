@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from typing import TypeVar
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed
@@ -14,7 +19,7 @@ from accounts.roles import Role
 from workorders.permissions import TRANSITIONS, acting_role
 
 from .. import events
-from ..errors import Conflict, Invalid, InvalidState, NotAllowed
+from ..errors import Conflict, Invalid, InvalidState, NotAllowed, Stale
 from ..models import (
     AuditEntry,
     Ticket,
@@ -59,7 +64,9 @@ def _snapshot(ticket: Ticket) -> dict:
 
 
 def _save(ticket: Ticket, before: dict) -> None:
-    """Save only what changed, guarded by the FSM's optimistic lock on the state."""
+    """Save only what changed and move the version on: `UPDATE … WHERE id = … AND state = …
+    AND version = …` (Ticket._do_update), so a write from a stale read changes nothing and is a
+    Conflict, never a silent overwrite."""
     changed = [k for k, v in _snapshot(ticket).items() if before.get(k) != v]
     ticket.version += 1
     fields = {f.attname: f.name for f in ticket._meta.concrete_fields}
@@ -68,6 +75,85 @@ def _save(ticket: Ticket, before: dict) -> None:
         ticket.save(update_fields=update)
     except ConcurrentTransition:
         raise Conflict() from None
+
+
+def _save_promise(ticket: Ticket) -> None:
+    """Store the promise clock's link and due time on the order (kept for sorting lists), in
+    the same guarded way."""
+    try:
+        ticket.save(update_fields=["promise_clock", "promise_due_at"])
+    except ConcurrentTransition:
+        raise Conflict() from None
+
+
+# --------------------------------------------------------------------------- row lock
+
+_FIELDS = [f.attname for f in Ticket._meta.concrete_fields]
+
+
+def _check_version(ticket: Ticket, expected_version: int | None) -> None:
+    """The version the user saw (a form's hidden field, the API's If-Match) against the row."""
+    if expected_version is not None and int(expected_version) != ticket.version:
+        raise Stale()
+
+
+def _lock(ticket: Ticket, *, expected_version: int | None = None) -> Ticket:
+    """Take the order's row (`SELECT … FOR UPDATE`) for the rest of the transaction and bring
+    `ticket` up to it, so what follows decides on the current row, not on the one the
+    interface read minutes ago. A second writer waits here for the first to commit, then sees
+    its result: the state check refuses a transition that no longer applies, and a caller
+    that says which version it saw gets Stale if the order has moved on since.
+
+    One query. On SQLite the lock is a no-op; the IMMEDIATE transactions serialise writers."""
+    row = Ticket.objects.select_for_update().filter(pk=ticket.pk).values(*_FIELDS).get()
+    for attname, value in row.items():
+        if attname == "state":
+            # The FSM field is protected against assignment; this is a reload, not a change.
+            ticket.__dict__["state"] = value
+        else:
+            # Assigning a foreign key's id drops its cached object when the id changed.
+            setattr(ticket, attname, value)
+    ticket._update_initial_state()  # the FSM mixin's own guard compares with this row
+    ticket._remember_version()
+    _check_version(ticket, expected_version)
+    return ticket
+
+
+@contextmanager
+def _held(ticket: Ticket) -> Iterator[Ticket]:
+    """Mark `ticket` as locked and fresh while a service runs on it, so services it calls on
+    the same instance do not read the row again. Only inside the transaction that locked it."""
+    outer = getattr(ticket, "_row_held", False)
+    ticket._row_held = True
+    try:
+        yield ticket
+    finally:
+        ticket._row_held = outer
+
+
+R = TypeVar("R")
+
+
+def ticket_write(fn: Callable[..., R]) -> Callable[..., R]:
+    """A service that writes to one order: one transaction, the order's row locked and re-read
+    first (`_lock`), and an optional `expected_version=` (the version the user saw) checked
+    against it. The one place where every interface — API, admin, phone pages, bulk actions,
+    tasks — gets the same protection against races and lost updates."""
+
+    @functools.wraps(fn)
+    def run(*args, ticket: Ticket, expected_version: int | None = None, **kwargs):
+        held = getattr(ticket, "_row_held", False)
+        # Called from a service that holds the row: its transaction is this one, and its
+        # failure is this one's (no savepoint of its own).
+        with transaction.atomic(savepoint=not held):
+            if held:
+                _check_version(ticket, expected_version)
+            else:
+                _lock(ticket, expected_version=expected_version)
+            with _held(ticket):
+                return fn(*args, ticket=ticket, **kwargs)
+
+    return run
 
 
 def _audit(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import Department, User
@@ -28,9 +27,11 @@ from .common import (
     _require,
     _require_transition,
     _save,
+    _save_promise,
     _snapshot,
     _text,
     _transition,
+    ticket_write,
 )
 
 # --------------------------------------------------------------------------- dispatch stage
@@ -52,10 +53,10 @@ def _dispatch(ticket, *, by, department, now, comment="", co_departments: Iterab
     clocks.clock_stop(ticket=ticket, kind=ClockKind.DISPATCH, now=now)
     clocks.clock_start(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now, department=department)
     _add_cohandling(ticket, by=by, departments=co_departments, note="", now=now)
-    ticket.save(update_fields=["promise_clock", "promise_due_at"])
+    _save_promise(ticket)
 
 
-@transaction.atomic
+@ticket_write
 def ticket_dispatch(
     *,
     ticket: Ticket,
@@ -79,7 +80,7 @@ def ticket_dispatch(
     return ticket
 
 
-@transaction.atomic
+@ticket_write
 def ticket_redispatch(
     *,
     ticket: Ticket,
@@ -112,7 +113,7 @@ def ticket_redispatch(
     return ticket
 
 
-@transaction.atomic
+@ticket_write
 def ticket_claim(
     *, ticket: Ticket, by: User, handler: User | None = None, now: datetime | None = None
 ) -> Ticket:
@@ -139,7 +140,7 @@ def ticket_claim(
     return ticket
 
 
-@transaction.atomic
+@ticket_write
 def ticket_assign(*, ticket: Ticket, by: User, handler: User | None, now: datetime | None = None):
     """指派: a lead names (or changes) the handler of an order in their department."""
     now = _now(now)
@@ -164,7 +165,7 @@ def ticket_assign(*, ticket: Ticket, by: User, handler: User | None, now: dateti
     return ticket
 
 
-@transaction.atomic
+@ticket_write
 def ticket_request_return(
     *, ticket: Ticket, by: User, reason: str, now: datetime | None = None
 ) -> Ticket:
@@ -177,7 +178,7 @@ def ticket_request_return(
     return ticket
 
 
-@transaction.atomic
+@ticket_write
 def ticket_rule_return(
     *,
     ticket: Ticket,
@@ -217,7 +218,7 @@ def ticket_rule_return(
     return ticket
 
 
-@transaction.atomic
+@ticket_write
 def ticket_request_cohandling(
     *,
     ticket: Ticket,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -24,14 +25,18 @@ from ..models import (
 )
 from .common import (
     _audit,
+    _check_version,
+    _held,
     _now,
     _require,
     _require_transition,
     _save,
+    _save_promise,
     _snapshot,
     _stored,
     _text,
     _transition,
+    ticket_write,
 )
 
 # --------------------------------------------------------------------------- handle stage
@@ -39,7 +44,7 @@ from .common import (
 PUBLIC_REPLY_MAX = 1000  # what the customer reads on a phone
 
 
-@transaction.atomic
+@ticket_write
 def ticket_request_suspension(
     *,
     ticket: Ticket,
@@ -81,7 +86,7 @@ def _validate_suspension(reason, until, now) -> None:
         raise Invalid(fields=errors)
 
 
-@transaction.atomic
+@ticket_write
 def ticket_suspend(
     *,
     ticket: Ticket,
@@ -123,47 +128,76 @@ def ticket_suspend(
     return ticket
 
 
-def _pending(model, request_id, ticket=None):
-    obj = model.objects.select_related("ticket").filter(pk=getattr(request_id, "pk", request_id))
-    obj = obj.first()
-    if obj is None or (ticket is not None and obj.ticket_id != ticket.pk):
+def _pending(model, request, *, expected_version: int | None = None):
+    """The request, if it is still pending, with its order: both rows locked for the rest of
+    the transaction, the order first (as every writer of an order takes them), so of two people
+    deciding the same request at once the second waits, then finds it decided."""
+    pk = getattr(request, "pk", request)
+    ticket = (
+        Ticket.objects.select_for_update()
+        .filter(pk=Subquery(model.objects.filter(pk=pk).values("ticket_id")[:1]))
+        .first()
+    )
+    obj = None
+    if ticket is not None:
+        _check_version(ticket, expected_version)
+        obj = model.objects.select_for_update().filter(pk=pk, ticket=ticket).first()
+    if obj is None:
         raise Invalid(fields={"request": [_("申请不存在。")]})
     if obj.status != RequestStatus.PENDING:
         raise InvalidState(_("该申请已处理。"))
+    obj.ticket = ticket
     return obj
 
 
+@transaction.atomic
 def ticket_approve_suspension(
-    *, request: SuspensionRequest, by: User, now: datetime | None = None
+    *,
+    request: SuspensionRequest,
+    by: User,
+    now: datetime | None = None,
+    expected_version: int | None = None,
 ) -> Ticket:
-    request = _pending(SuspensionRequest, request)
-    return ticket_suspend(
-        ticket=request.ticket,
-        by=by,
-        reason=request.reason,
-        until=request.until,
-        note=request.note,
-        request=request,
-        now=now,
-    )
+    """Approve a pending suspension request: the order is suspended (see ticket_suspend)."""
+    request = _pending(SuspensionRequest, request, expected_version=expected_version)
+    with _held(request.ticket):
+        return ticket_suspend(
+            ticket=request.ticket,
+            by=by,
+            reason=request.reason,
+            until=request.until,
+            note=request.note,
+            request=request,
+            now=now,
+        )
 
 
 @transaction.atomic
 def ticket_refuse_suspension(
-    *, request: SuspensionRequest, by: User, note: str = "", now: datetime | None = None
+    *,
+    request: SuspensionRequest,
+    by: User,
+    note: str = "",
+    now: datetime | None = None,
+    expected_version: int | None = None,
 ) -> SuspensionRequest:
+    """Refuse a pending suspension request; the order is not touched."""
     now = _now(now)
-    request = _pending(SuspensionRequest, request)
+    request = _pending(SuspensionRequest, request, expected_version=expected_version)
     _require(by, "suspend", request.ticket)
-    request.status = RequestStatus.REFUSED
-    request.decided_by = by
-    request.decided_at = now
-    request.decision_note = (note or "")[:500]
-    request.save()
+    _decide(request, RequestStatus.REFUSED, by=by, now=now, note=note)
     return request
 
 
-@transaction.atomic
+def _decide(request, status: str, *, by: User, now: datetime, note: str = "") -> None:
+    request.status = status
+    request.decided_by = by
+    request.decided_at = now
+    request.decision_note = (note or "")[:500]
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+
+
+@ticket_write
 def ticket_resume(*, ticket: Ticket, by: User | None, now: datetime | None = None) -> Ticket:
     """解挂: the promise clock runs again; its due time moves by the paused span."""
     now = _now(now)
@@ -175,11 +209,11 @@ def ticket_resume(*, ticket: Ticket, by: User | None, now: datetime | None = Non
         comment="" if by else _stored(gettext_lazy("到达挂起截止时间，系统自动解挂")),
     )
     clocks.clock_resume(ticket=ticket, kind=ClockKind.PROMISE, now=now)
-    ticket.save(update_fields=["promise_clock", "promise_due_at"])
+    _save_promise(ticket)
     return ticket
 
 
-@transaction.atomic
+@ticket_write
 def ticket_request_extension(
     *, ticket: Ticket, by: User, hours: int, reason: str, now: datetime | None = None
 ) -> ExtensionRequest:
@@ -214,19 +248,17 @@ def ticket_decide_extension(
     approve: bool,
     note: str = "",
     now: datetime | None = None,
+    expected_version: int | None = None,
 ) -> ExtensionRequest:
     """Approve (moves the effective due time; the original stays) or refuse an extension."""
     now = _now(now)
-    request = _pending(ExtensionRequest, request)
+    request = _pending(ExtensionRequest, request, expected_version=expected_version)
     ticket = request.ticket
     role = _require(by, "approve_extension", ticket)
     if role == Role.LEAD and not request.requested_by.department.is_within(by.department):
         raise NotAllowed(_("只能审批本部门人员的延期申请。"))
-    request.status = RequestStatus.APPROVED if approve else RequestStatus.REFUSED
-    request.decided_by = by
-    request.decided_at = now
-    request.decision_note = (note or "")[:500]
-    request.save()
+    status = RequestStatus.APPROVED if approve else RequestStatus.REFUSED
+    _decide(request, status, by=by, now=now, note=note)
     if approve:
         clock = clocks.running(ticket, ClockKind.PROMISE).first()
         if clock is None:
@@ -254,7 +286,7 @@ def ticket_decide_extension(
     return request
 
 
-@transaction.atomic
+@ticket_write
 def ticket_reply(
     *,
     ticket: Ticket,
@@ -300,11 +332,11 @@ def ticket_reply(
     )
     clocks.clock_stop(ticket=ticket, kind=ClockKind.PROMISE, now=now)
     clocks.clock_start(ticket=ticket, kind=ClockKind.VISIT, now=now)
-    ticket.save(update_fields=["promise_clock", "promise_due_at"])
+    _save_promise(ticket)
     return ticket
 
 
-@transaction.atomic
+@ticket_write
 def ticket_reject_reply(
     *, ticket: Ticket, by: User, reason: str, now: datetime | None = None
 ) -> Ticket:
@@ -319,5 +351,5 @@ def ticket_reject_reply(
     )
     clocks.clock_void(ticket=ticket, kind=ClockKind.VISIT, now=now)
     clocks.clock_reopen(ticket=ticket, kind=ClockKind.PROMISE, now=now, count_gap_as_paused=True)
-    ticket.save(update_fields=["promise_clock", "promise_due_at"])
+    _save_promise(ticket)
     return ticket

@@ -17,6 +17,7 @@ from sla import services as clocks
 from .. import events
 from ..errors import Invalid, InvalidState, RateLimited
 from ..models import (
+    OPEN_STATES,
     Chase,
     Comment,
     State,
@@ -32,6 +33,7 @@ from .common import (
     _save,
     _snapshot,
     _text,
+    ticket_write,
 )
 
 CHASE_INTERVAL = timedelta(minutes=10)
@@ -40,7 +42,7 @@ CHASE_INTERVAL = timedelta(minutes=10)
 # --------------------------------------------------------------------------- records
 
 
-@transaction.atomic
+@ticket_write
 def ticket_change_urgency(
     *, ticket: Ticket, by: User, urgency: str, reason: str, now: datetime | None = None
 ) -> Ticket:
@@ -78,7 +80,7 @@ def ticket_change_urgency(
     return ticket
 
 
-@transaction.atomic
+@ticket_write
 def ticket_add_description(
     *, ticket: Ticket, by: User, text: str, now: datetime | None = None
 ) -> Ticket:
@@ -127,15 +129,15 @@ def ticket_attach(*, ticket: Ticket, by: User, files: Sequence, now: datetime | 
     return [_store_attachment(ticket, by, upload, now) for upload in files]
 
 
-@transaction.atomic
+@ticket_write
 def ticket_chase(*, ticket: Ticket, by: User, note: str = "", now: datetime | None = None):
     """催办: at most once per 10 minutes an order, and only while it is open."""
     now = _now(now)
     _require(by, "chase", ticket)
     if not ticket.is_open or ticket.state == State.REPLIED:
         raise InvalidState(_("工单已回复或已办结，无需催办。"))
-    # Lock the order row so two chases at once cannot both pass the interval check.
-    Ticket.objects.select_for_update().filter(pk=ticket.pk).values_list("pk").first()
+    # The order's row is locked (ticket_write): two chases at once cannot both pass the
+    # interval check.
     last = ticket.chases.order_by("-created_at").values_list("created_at", flat=True).first()
     if last is not None and now - last < CHASE_INTERVAL:
         wait = int((CHASE_INTERVAL - (now - last)).total_seconds() // 60) + 1
@@ -149,7 +151,7 @@ def ticket_chase(*, ticket: Ticket, by: User, note: str = "", now: datetime | No
     return chase
 
 
-@transaction.atomic
+@ticket_write
 def ticket_supervise(*, ticket: Ticket, by: User | None, note: str, now: datetime | None = None):
     """督办: a supervisor's note on an open order (the SLA engine writes these too)."""
     now = _now(now)
@@ -167,9 +169,16 @@ def ticket_supervise(*, ticket: Ticket, by: User | None, note: str, now: datetim
 @transaction.atomic
 def tickets_supervise_by_system(*, tickets: Iterable[Ticket], note: str, now: datetime) -> int:
     """督办 by the SLA engine when clocks breach: ticket_supervise(by=None) for many open
-    orders at once (one insert and one update, not two queries per order)."""
+    orders at once (a lock, an insert and an update, not queries per order)."""
     note = _text(note, "note")
-    targets = [t for t in tickets if t.is_open]
+    tickets = list(tickets)
+    # Locked and re-read: an order that closed since the sweep read it gets no note.
+    still_open = set(
+        Ticket.objects.select_for_update()
+        .filter(pk__in=[t.pk for t in tickets], state__in=OPEN_STATES)
+        .values_list("pk", flat=True)
+    )
+    targets = [t for t in tickets if t.pk in still_open]
     Supervision.objects.bulk_create(
         [Supervision(ticket=t, by=None, note=note, created_at=now) for t in targets]
     )
