@@ -14,6 +14,7 @@ from accounts.models import Department
 from sla.models import SlaStatus
 from sla.selectors import filter_sla_status
 from workorders.models import STATES_OF_STAGE, Stage, State, Ticket, Urgency
+from workorders.validators import validate_date_in_range
 
 MAX_ID = 2**63 - 1
 
@@ -47,10 +48,16 @@ class TicketFilter(django_filters.FilterSet):
     elderly = django_filters.BooleanFilter(field_name="is_elderly", label=_("老年客户"))
     priority = django_filters.BooleanFilter(field_name="is_priority", label=_("重点客户"))
     reported_after = django_filters.IsoDateTimeFilter(
-        field_name="reported_at", lookup_expr="gte", label=_("报单时间起")
+        field_name="reported_at",
+        lookup_expr="gte",
+        label=_("报单时间起"),
+        validators=[validate_date_in_range],
     )
     reported_before = django_filters.IsoDateTimeFilter(
-        field_name="reported_at", lookup_expr="lt", label=_("报单时间止")
+        field_name="reported_at",
+        lookup_expr="lt",
+        label=_("报单时间止"),
+        validators=[validate_date_in_range],
     )
     q = django_filters.CharFilter(
         method="filter_search", max_length=32, label=_("工单号或客户电话后几位")

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import BadRequest
 from django.db.models import Q
 from django.db.models.functions import Right
 from django.http import Http404
@@ -265,6 +266,15 @@ class TicketAdmin(admin.ModelAdmin):
             ),
             False,
         )
+
+    def get_changelist_instance(self, request):
+        try:
+            return super().get_changelist_instance(request)
+        except (ValueError, OverflowError) as exc:
+            # The changelist parses its lookups and counts the rows here. A date-hierarchy year
+            # of 9999 or 1 overflows in Django's own date maths (or converting to UTC): a bad
+            # request, not a 500. (Unparsable lookups are Django's IncorrectLookupParameters.)
+            raise BadRequest(str(exc)) from exc
 
     # ------------------------------------------------------------------ columns
 

@@ -333,3 +333,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": _crontab(REPORTS_WEEKLY_CRON),
     },
 }
+
+# --- bad input, photos, private data (reliability issue, part 6/8) ---
+# A NUL byte in the path or query answers 400 before any lookup (after LocaleMiddleware, so the
+# API's JSON error is in the request's language); a database or broker that is down while a view
+# runs answers 503 with Retry-After instead of the 500 page.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.locale.LocaleMiddleware") + 1,
+    "config.middleware.RejectNulMiddleware",
+)
+MIDDLEWARE.append("config.middleware.ServiceUnavailableMiddleware")
+# JSON nested deeper than api.parsers.MAX_DEPTH is a 400, not a RecursionError.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["api.parsers.LimitedJSONParser"]

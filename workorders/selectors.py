@@ -36,6 +36,9 @@ def tickets_visible_to(user, qs: QuerySet[Ticket] | None = None) -> QuerySet[Tic
 
 def ticket_get_visible(user, number: str, qs: QuerySet[Ticket] | None = None) -> Ticket:
     """The order by number if the user may see it; 404 otherwise (never 403: no probing)."""
+    if "\x00" in number:
+        # No order number has one, and PostgreSQL refuses NUL in a text parameter (a 500).
+        raise Http404
     try:
         return tickets_visible_to(user, qs).get(number=number)
     except Ticket.DoesNotExist:
