@@ -14,6 +14,7 @@ from accounts.models import Department
 from sla.models import SlaStatus
 from sla.selectors import filter_sla_status
 from workorders.models import STATES_OF_STAGE, Stage, State, Ticket, Urgency
+from workorders.selectors import tickets_matching_phone
 from workorders.validators import validate_date_in_range
 
 MAX_ID = 2**63 - 1
@@ -101,5 +102,6 @@ class TicketFilter(django_filters.FilterSet):
                 qs.filter(number=value) if len(value) == 16 else qs.filter(number__startswith=value)
             )
         if re.fullmatch(r"\d{4,11}", value):
-            return qs.filter(customer_phone__endswith=value)
+            # More than four digits match only where the user may see the full number.
+            return tickets_matching_phone(self.request.user, value, qs, suffix=True)
         return qs.none()
