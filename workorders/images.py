@@ -99,3 +99,20 @@ def _encode(img: Image.Image, fmt: str, content_type: str, extension: str) -> Cl
     out = BytesIO()
     img.save(out, format=fmt, **options)
     return CleanImage(out.getvalue(), content_type, extension, img.width, img.height)
+
+
+def has_metadata(fp) -> bool:
+    """Whether the image in `fp` carries EXIF (orientation included), XMP, a comment or PNG
+    text: what `clean_image` removes. Reads the header only."""
+    fp.seek(0)
+    try:
+        with Image.open(fp) as img:
+            if img.getexif():
+                return True
+            if any(k in img.info for k in ("exif", "xmp", "XML:com.adobe.xmp", "comment")):
+                return True
+            return bool(getattr(img, "text", None))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return False
+    finally:
+        fp.seek(0)

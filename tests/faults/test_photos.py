@@ -4,6 +4,7 @@ a 20000×20000 PNG of a few kilobytes) is refused before anything is stored or k
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from io import BytesIO
@@ -269,3 +270,36 @@ def test_truncated_photo_is_refused_as_unreadable(cast, settings):
     assert response.status_code == 400
     assert "已损坏或无法读取" in response.json()["error"]["fields"]["attachments"][0]
     assert media_files(settings) == []
+
+
+def test_photos_stored_before_cleaning_are_stripped_by_the_command(cast):
+    from django.core.files.base import ContentFile
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    t = ticket_in_state(cast, "dispatched")
+    old = Attachment.objects.create(
+        ticket=t,
+        uploaded_by=cast.frontline,
+        file=ContentFile(phone_jpeg(), name="old.jpg"),
+        original_name="old.jpg",
+        content_type="image/jpeg",
+        size=1,
+        created_at=timezone.now(),
+    )
+    old_path = Path(old.file.path)
+    clean = client_for(cast.frontline).post(
+        f"/api/v1/tickets/{t.number}/attachments/", {"files": [upload("new.jpg", phone_jpeg())]}
+    )
+    new = Attachment.objects.get(pk=clean.json()[0]["id"])
+    new_name = new.file.name
+
+    call_command("attachments_strip_metadata", stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+    old.refresh_from_db()
+    with old.file.open("rb") as f:
+        data = f.read()
+    assert_upright(assert_no_metadata(data))
+    assert old.size == len(data) and not old_path.exists()
+    new.refresh_from_db()
+    assert new.file.name == new_name  # already clean: not encoded a second time

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 
 from ..errors import Invalid
-from ..images import CleanImage, TooManyPixels, Unreadable, clean_image
+from ..images import CleanImage, TooManyPixels, Unreadable, clean_image, has_metadata
 from ..models import (
     Attachment,
     Ticket,
@@ -85,3 +85,34 @@ def _store_attachment(ticket: Ticket, by: User, upload, now: datetime) -> Attach
         size=len(clean.content),
         created_at=now,
     )
+
+
+def attachment_strip_metadata(*, attachment: Attachment) -> bool:
+    """Re-encode a photo stored before photos were cleaned (upright, no EXIF/XMP/comments), as
+    `_store_attachment` does now. False when there was nothing to do: the file is gone, already
+    clean, not an image type Whistle keeps, or could not be decoded (left as it is)."""
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, ValueError):
+        return False
+    with handle:
+        kind = filetype.guess(handle.read(512))
+        if kind is None or kind.mime not in ALLOWED_IMAGE_TYPES:
+            return False
+        if kind.mime not in ("image/heic", "image/heif") and not has_metadata(handle):
+            return False  # already clean: do not lose quality to a second encoding
+        try:
+            clean = clean_image(handle, kind.mime, max_pixels=settings.ATTACHMENT_MAX_PIXELS)
+        except (TooManyPixels, Unreadable):
+            return False
+    old_name = attachment.file.name
+    attachment.file.save(
+        PurePosixPath(attachment.original_name or "photo").stem + clean.extension,
+        ContentFile(clean.content),
+        save=False,
+    )
+    attachment.content_type = clean.content_type
+    attachment.size = len(clean.content)
+    attachment.save(update_fields=["file", "content_type", "size"])
+    attachment.file.storage.delete(old_name)
+    return True
