@@ -209,3 +209,17 @@ def test_admin_date_drilldown_past_the_calendar_is_a_400(cast, query):
     response = logged_in(cast.dispatcher).get(f"{CHANGELIST}?{query}")
 
     assert response.status_code == 400
+
+
+def test_the_api_order_lookup_refuses_a_nul_without_asking_the_database(
+    cast, django_assert_num_queries
+):
+    from rest_framework.exceptions import NotFound
+    from rest_framework.test import APIRequestFactory
+
+    from api.common import get_ticket
+
+    request = APIRequestFactory().get("/")
+    request.user = cast.dispatcher
+    with django_assert_num_queries(0), pytest.raises(NotFound):
+        get_ticket(request, "GD\x00")
