@@ -35,7 +35,7 @@ from notifications.services import (
 )
 
 from .models import Clock, ClockKind, EventKind, SlaEvent, SlaPolicy
-from .services import _levels_passed, _refresh_marks
+from .services import _levels_passed, _refresh_marks, threshold_at
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +68,6 @@ def event_kind(level: int) -> str:
     if level == SUPERVISE_LEVEL:
         return EventKind.SUPERVISE
     return EventKind.ESCALATE
-
-
-def threshold_at(clock: Clock, level: int) -> datetime:
-    allowed = timedelta(seconds=clock.allowed_seconds)
-    base = clock.due_at - allowed
-    return base + allowed * (clock.policy.threshold_percent(level) / 100)
 
 
 @dataclass
