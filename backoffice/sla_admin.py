@@ -27,7 +27,7 @@ from sla.models import (
     SlaPolicy,
     Tier,
 )
-from sla.rules import Facts
+from sla.rules import Facts, semicolon
 from sla.selectors import rule_trial
 from workorders.models import Category, Channel, Urgency
 
@@ -99,7 +99,7 @@ class SlaPolicyAdmin(SuperuserEditsMixin, admin.ModelAdmin):
             },
         ),
         (
-            _("时限"),
+            _("时限与日历"),
             {
                 "fields": (
                     "target_minutes",
@@ -175,7 +175,7 @@ class SlaPolicyAdmin(SuperuserEditsMixin, admin.ModelAdmin):
     def tier_col(self, obj):
         return obj.get_tier_display() if obj.tier else ANY
 
-    @admin.display(description=_("时限"), ordering="target_minutes")
+    @admin.display(description=_("目标时限"), ordering="target_minutes")
     def target_col(self, obj):
         return duration_text(obj.target_minutes * 60)
 
@@ -327,7 +327,7 @@ class CalendarAdmin(SuperuserEditsMixin, admin.ModelAdmin):
         for label, field in zip(labels, obj.hours_fields(), strict=True):
             hours = getattr(obj, field).strip()
             parts.append(f"{label} {hours or '—'}")
-        return "；".join(parts)
+        return semicolon().join(parts)
 
     def get_queryset(self, request):
         return (

@@ -73,7 +73,7 @@ class Calendar(models.Model):
 
     class Meta:
         verbose_name = _("工作日历")
-        verbose_name_plural = _("工作日历")
+        verbose_name_plural = pgettext_lazy("plural", "工作日历")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -124,7 +124,7 @@ class CalendarDay(models.Model):
 
     class Meta:
         verbose_name = _("节假日/调休")
-        verbose_name_plural = _("节假日/调休")
+        verbose_name_plural = pgettext_lazy("plural", "节假日/调休")
         ordering = ["date"]
         constraints = [
             models.UniqueConstraint(fields=["calendar", "date"], name="calendarday_calendar_date")
@@ -150,7 +150,7 @@ class DepartmentCalendar(models.Model):
 
     class Meta:
         verbose_name = _("部门工作日历")
-        verbose_name_plural = _("部门工作日历")
+        verbose_name_plural = pgettext_lazy("plural", "部门工作日历")
 
     def __str__(self) -> str:
         return f"{self.department} · {self.calendar}"
@@ -219,7 +219,7 @@ class SlaPolicy(models.Model):
 
     class Meta:
         verbose_name = _("时限规则")
-        verbose_name_plural = _("时限规则")
+        verbose_name_plural = pgettext_lazy("plural", "时限规则")
         ordering = ["kind", "-active", "-specificity", "id"]
         indexes = [models.Index(fields=["kind", "active"], name="slapolicy_kind_active")]
         constraints = [

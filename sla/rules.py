@@ -187,6 +187,14 @@ def coverage_error(gaps: list[tuple[str, str]]) -> ValidationError:
 # ---------------------------------------------------------------------- how rules read
 
 
+def comma() -> str:
+    return pgettext("list separator", "，")
+
+
+def semicolon() -> str:
+    return pgettext("list separator", "；")
+
+
 def conditions(rule: SlaPolicy) -> list[str]:
     """The dimensions a rule names, as people read them ('渠道: 社交媒体')."""
     from .reference import category_name
@@ -208,7 +216,7 @@ def conditions(rule: SlaPolicy) -> list[str]:
 def rule_label(rule: SlaPolicy) -> str:
     from .display import duration_text
 
-    where = "，".join(conditions(rule)) or gettext("兜底")
+    where = comma().join(conditions(rule)) or gettext("兜底")
     kind = ClockKind(rule.kind).label if rule.kind else "?"
     target = duration_text((rule.target_minutes or 0) * 60)
     return f"{kind} · {where} → {target}"
@@ -221,21 +229,21 @@ def is_fallback(rule: SlaPolicy) -> bool:
 
 def explain(rule: SlaPolicy, *, calendar_name: str = "", calendar_source: str = "") -> str:
     """Why a clock has its target: the rule version, what it matched, and the calendar."""
-    where = "，".join(conditions(rule)) or gettext("任意工单")
+    where = comma().join(conditions(rule)) or gettext("任意工单")
     if is_fallback(rule):
         text = gettext("规则 #%(id)s v%(v)s：兜底规则(%(where)s；没有更具体的适用规则)")
     else:
         text = gettext("规则 #%(id)s v%(v)s：匹配 %(where)s(最具体的适用规则)")
     text %= {"id": rule.pk, "v": rule.version, "where": where}
     if calendar_name:
-        text += "；" + (
+        text += semicolon() + (
             gettext("按%(source)s工作日历“%(name)s”计工作时间")
             % {"source": calendar_source, "name": calendar_name}
         )
     else:
-        text += "；" + gettext("按自然时间计")
+        text += semicolon() + gettext("按自然时间计")
     if not rule.active:
-        text += "；" + gettext("该规则已有新版本，新版本只用于之后开始的时限")
+        text += semicolon() + gettext("该规则已有新版本，新版本只用于之后开始的时限")
     return text
 
 

@@ -200,7 +200,7 @@ def rule_trial(*, kind: str, facts, department=None, now: datetime | None = None
 
     from .calendars import add_working
     from .reference import active_rules
-    from .rules import calendar_id_for, conditions, matches, mismatches
+    from .rules import calendar_id_for, comma, conditions, matches, mismatches
 
     now = now or timezone.now()
     rows, winner = [], None
@@ -213,11 +213,12 @@ def rule_trial(*, kind: str, facts, department=None, now: datetime | None = None
             )
             winner = winner or r
         else:
-            verdict = gettext("不适用：%(dims)s不同") % {"dims": "、".join(mismatches(r, facts))}
+            dims = pgettext("list separator", "、").join(mismatches(r, facts))
+            verdict = gettext("不适用：%(dims)s不同") % {"dims": dims}
         rows.append(
             {
                 "rule": r,
-                "conditions": "，".join(conditions(r)) or gettext("兜底"),
+                "conditions": comma().join(conditions(r)) or gettext("兜底"),
                 "verdict": verdict,
                 "wins": r is winner,
             }
