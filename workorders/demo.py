@@ -6,7 +6,7 @@ skipped when it already exists."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -151,6 +151,7 @@ PLAN = [
 class SeedResult:
     created_orders: int
     skipped_orders: int
+    sla_notes: list[str] = field(default_factory=list)
 
 
 def seed_reference_data() -> dict[str, Department]:
@@ -265,7 +266,7 @@ def _walk(order_no: int, target: str, users, cats, rng: random.Random, now: date
         star_level=star,
         is_elderly=rng.random() < 0.12,
         claimed_escalation=rng.random() < 0.08,
-        channel=rng.choice(["field", "field", "counter", "hotline"]),
+        channel=rng.choice(["field", "field", "counter", "hotline", "social", "online", "app"]),
         idempotency_key=f"seed-demo-{order_no}",
         now=start,
     )
@@ -409,6 +410,11 @@ def seed_orders(users: dict[str, User], *, now: datetime | None = None) -> SeedR
 
 
 def seed_demo(*, now: datetime | None = None) -> SeedResult:
+    from sla.demo import seed_sla_demo
+
     depts = seed_reference_data()
     users = seed_accounts(depts, settings.DEMO_PASSWORD)
-    return seed_orders(users, now=now)
+    sla = seed_sla_demo()
+    result = seed_orders(users, now=now)
+    result.sla_notes = sla.skipped_years
+    return result
