@@ -4,6 +4,9 @@ Every running, unpaused clock stores the instant of its next threshold (`next_th
 kept by `sla.services._refresh_marks`), under a partial index. The sweep reads only the clocks
 whose next threshold has passed, in batches, so its cost follows what is due, not what is open.
 
+A clock on a business calendar stores its next threshold in working time too
+(`sla.services.threshold_at`); the sweep walks the calendar only for the clocks it claims.
+
 Exactly once: on PostgreSQL a batch is claimed with `SELECT … FOR UPDATE SKIP LOCKED` (two
 sweepers never hold the same clock, and a clock's level moves on in the same transaction that
 records its events); elsewhere each clock is claimed with a conditional UPDATE on its level.
