@@ -47,7 +47,16 @@ class _Data:
 
 _data = _Data()
 _state = {"checked": 0.0}
-_local = threading.local()  # .tx: this thread's copy while its transaction has written
+# .tx: this thread's copy while its transaction has written; .pending: the on-commit callback
+# registered then, which Django drops if that transaction (or savepoint) rolls back.
+_local = threading.local()
+
+
+def _writing() -> bool:
+    pending = getattr(_local, "pending", None)
+    return connection.in_atomic_block and any(
+        func is pending for _sids, func, *_rest in connection.run_on_commit
+    )
 
 
 def _fresh() -> _Data:
@@ -55,10 +64,10 @@ def _fresh() -> _Data:
     global _data
     tx = getattr(_local, "tx", None)
     if tx is not None:
-        if connection.in_atomic_block:
+        if _writing():
             return tx
-        # The writing transaction ended without our on_commit running: it rolled back.
-        _local.tx = None
+        # The writing transaction or savepoint rolled back (a commit would have cleared it).
+        _local.tx = _local.pending = None
     now = time.monotonic()
     expired = now - _data.loaded_at > settings.SLA_REFERENCE_CACHE_SECONDS
     if expired or now - _state["checked"] > CHECK_SECONDS:
@@ -75,7 +84,7 @@ def clear() -> None:
     """Forget this process's copy (tests; after a commit)."""
     global _data
     _data = _Data()
-    _local.tx = None
+    _local.tx = _local.pending = None
     _state["checked"] = 0.0
 
 
@@ -91,6 +100,7 @@ def invalidate() -> None:
 
     if connection.in_atomic_block:
         _local.tx = _Data()
+        _local.pending = after_commit
         transaction.on_commit(after_commit)
     else:
         after_commit()

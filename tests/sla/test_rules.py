@@ -181,6 +181,17 @@ def test_starting_clocks_reads_rules_and_calendars_once_per_process(cast, office
     assert "sla_slapolicy" not in tables and "sla_calendar" not in tables
 
 
+def test_a_rolled_back_rule_edit_is_never_used(cast):
+    from django.db import transaction
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        rule(urgency="general", channel="social", target_minutes=60)
+        assert promise_of(report(cast, now=T0, channel="social")).due_at == T0 + H
+        raise RuntimeError("the admin request failed after saving")
+    t = report(cast, now=T0, channel="social", phone="13900000001")
+    assert promise_of(t).due_at == T0 + 48 * H
+
+
 # --- admin: the matrix and the tester -------------------------------------------------------------
 
 
