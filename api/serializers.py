@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from accounts.models import Department, User
 from sla.models import SlaStatus
+from sla.selectors import clock_rule_text, promise_remaining
 from workorders.models import (
     Attachment,
     Category,
@@ -150,7 +151,8 @@ class TicketListSerializer(serializers.Serializer):
     sla_remaining_seconds = serializers.SerializerMethodField()
 
     def get_sla_remaining_seconds(self, ticket) -> int | None:
-        remaining = getattr(ticket, "sla_remaining", None)
+        """Working seconds when the promise clock counts a business calendar."""
+        remaining, _working = promise_remaining(ticket)
         return None if remaining is None else int(remaining.total_seconds())
 
 
@@ -169,6 +171,11 @@ class ClockSerializer(serializers.Serializer):
     remaining_seconds = serializers.SerializerMethodField()
     overdue_seconds = serializers.SerializerMethodField()
     outcome = serializers.CharField(allow_blank=True)
+    working_time = serializers.BooleanField(
+        source="counts_working_time",
+        help_text="Counts working time of a business calendar (remaining/overdue seconds too).",
+    )
+    rule = serializers.SerializerMethodField(help_text="Which SLA rule applies, and why.")
 
     def _now(self):
         return self.context.get("now") or timezone.now()
@@ -184,6 +191,9 @@ class ClockSerializer(serializers.Serializer):
     def get_overdue_seconds(self, clock) -> int | None:
         left = clock.remaining_seconds(self._now())
         return None if left is None else max(-left, 0)
+
+    def get_rule(self, clock) -> str:
+        return clock_rule_text(clock)
 
 
 class CountsSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import AdminLoginForm
 from backoffice.reference_admin import *  # noqa: F403  (registers reference-data admins)
+from backoffice.sla_admin import *  # noqa: F403  (registers the SLA rule and calendar admins)
 from backoffice.ticket_admin import TicketAdmin  # noqa: F401  (registers the order admin)
 
 # The app list in a left sidebar costs every page ~200px; on a laptop or tablet the order list

@@ -1,6 +1,6 @@
 """Reference data: departments (tree), users with roles and department, categories with
-routing and default urgency, SLA policies. Anyone with the view permission may look; only
-superusers add, change or delete."""
+routing and default urgency (SLA rules and calendars: `sla_admin.py`). Anyone with the view
+permission may look; only superusers add, change or delete."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department, User
 from accounts.roles import Role
-from sla.models import Clock, SlaEvent, SlaPolicy
+from sla.models import Clock, SlaEvent
 from workorders.models import AuditEntry, Category
 from workorders.selectors import tickets_visible_to
 
@@ -128,21 +128,6 @@ class CategoryAdmin(SuperuserEditsMixin, admin.ModelAdmin):
     )
 
 
-@admin.register(SlaPolicy)
-class SlaPolicyAdmin(SuperuserEditsMixin, admin.ModelAdmin):
-    list_display = [
-        "kind",
-        "urgency",
-        "target_minutes",
-        "remind_percent",
-        "chase_percent",
-        "escalate_every_percent",
-        "calendar",
-    ]
-    list_filter = ["kind", "urgency"]
-    ordering = ["kind", "urgency"]
-
-
 class ScopedByTicketMixin:
     """Rows about orders: only those on orders the user may see."""
 
@@ -192,6 +177,5 @@ __all__ = [
     "ClockAdmin",
     "DepartmentAdmin",
     "SlaEventAdmin",
-    "SlaPolicyAdmin",
     "UserAdmin",
 ]

@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from sla.selectors import clock_rule_text, promise_remaining
 from workorders import services
 from workorders.models import RequestStatus, Stage, Ticket
 from workorders.permissions import can_see_full_phone, mask_phone, may
@@ -322,8 +323,8 @@ class TicketAdmin(admin.ModelAdmin):
     @admin.display(description=_("剩余时间"), ordering="promise_due_at")
     def sla_badge(self, obj: Ticket):
         status = getattr(obj, "sla_status", None)
-        remaining = getattr(obj, "sla_remaining", None)
-        return sla_badge_html(status, remaining)
+        remaining, working = promise_remaining(obj)
+        return sla_badge_html(status, remaining, working=working, due_at=obj.promise_due_at)
 
     @admin.display(description=_("阶段"))
     def stage_display(self, obj: Ticket) -> str:
@@ -379,8 +380,12 @@ class TicketAdmin(admin.ModelAdmin):
             clock.current_status = clock.status(now)
             rem = clock.remaining_seconds(now)
             clock.badge = sla_badge_html(
-                clock.current_status, None if rem is None else timedelta(seconds=rem)
+                clock.current_status,
+                None if rem is None else timedelta(seconds=rem),
+                working=clock.counts_working_time,
+                due_at=clock.due_at,
             )
+            clock.rule_text = clock_rule_text(clock)
         may_decide_ext = may(user, "approve_extension", ticket)
         may_decide_sus = may(user, "suspend", ticket)
         extensions = list(ticket.extensions.select_related("requested_by", "decided_by"))

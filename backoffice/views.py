@@ -18,7 +18,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sla.models import Clock, ClockKind, SlaStatus
-from sla.selectors import clock_met_counts, on_time_closure_counts, sla_status_q
+from sla.selectors import (
+    clock_met_counts,
+    on_time_closure_counts,
+    promise_remaining,
+    sla_status_q,
+)
 from workorders import services
 from workorders.errors import DomainError, Invalid, NotAllowed
 from workorders.http import attachment_response
@@ -268,7 +273,8 @@ def _top(qs, n: int = 20) -> tuple[list[Ticket], str]:
         qs = qs.filter(pk__in=ids)
     rows = list(qs.order_by(*PRIORITY)[:n])
     for t in rows:
-        t.badge = sla_badge_html(t.sla_status, t.sla_remaining)
+        remaining, working = promise_remaining(t)
+        t.badge = sla_badge_html(t.sla_status, remaining, working=working, due_at=t.promise_due_at)
     return rows, count
 
 

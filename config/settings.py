@@ -221,6 +221,10 @@ if TESTING:
 SLA_SWEEP_SECONDS = env_int("SLA_SWEEP_SECONDS", 60)
 SLA_SWEEP_BATCH = env_int("SLA_SWEEP_BATCH", 500)
 SLA_AUTO_CLOSE_HOURS = env_int("SLA_AUTO_CLOSE_HOURS", 72)
+# How long a process keeps its copy of SLA rules and calendars at most (sla/reference.py); an
+# edit is seen at once in the process that made it and within a second elsewhere with a shared
+# cache.
+SLA_REFERENCE_CACHE_SECONDS = env_int("SLA_REFERENCE_CACHE_SECONDS", 60)
 NOTIFY_EMAIL = env_bool("NOTIFY_EMAIL", True)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)

@@ -1,1 +1,2 @@
-"""SLA policy and clock admins live in the back office (backoffice/reference_admin.py)."""
+"""SLA rule, calendar and clock admins live in the back office (backoffice/sla_admin.py,
+backoffice/reference_admin.py)."""

@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class SlaConfig(AppConfig):
     name = "sla"
     verbose_name = _("时限管理")
+
+    def ready(self) -> None:
+        from . import signals
+
+        signals.connect()

@@ -4,6 +4,9 @@ Every running, unpaused clock stores the instant of its next threshold (`next_th
 kept by `sla.services._refresh_marks`), under a partial index. The sweep reads only the clocks
 whose next threshold has passed, in batches, so its cost follows what is due, not what is open.
 
+A clock on a business calendar stores its next threshold in working time too
+(`sla.services.threshold_at`); the sweep walks the calendar only for the clocks it claims.
+
 Exactly once: on PostgreSQL a batch is claimed with `SELECT … FOR UPDATE SKIP LOCKED` (two
 sweepers never hold the same clock, and a clock's level moves on in the same transaction that
 records its events); elsewhere each clock is claimed with a conditional UPDATE on its level.
@@ -40,7 +43,7 @@ from notifications.services import (
 
 from .models import Clock, ClockKind, EventKind, SlaEvent, SlaPolicy
 from .selectors import due_clocks
-from .services import _levels_passed, _refresh_marks
+from .services import _levels_passed, _refresh_marks, threshold_at
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +76,6 @@ def event_kind(level: int) -> str:
     if level == SUPERVISE_LEVEL:
         return EventKind.SUPERVISE
     return EventKind.ESCALATE
-
-
-def threshold_at(clock: Clock, level: int) -> datetime:
-    allowed = timedelta(seconds=clock.allowed_seconds)
-    base = clock.due_at - allowed
-    return base + allowed * (clock.policy.threshold_percent(level) / 100)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import (
     Case,
@@ -20,7 +20,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .calendars import working_delta
 from .models import Clock, SlaStatus
+from .reference import calendar_of
 
 
 def sla_status_expression(prefix: str, now):
@@ -39,11 +41,13 @@ def sla_status_expression(prefix: str, now):
 
 
 def annotate_sla_status(qs: QuerySet, *, now=None) -> QuerySet:
-    """Annotate orders with `sla_status` and `sla_remaining` (a duration; negative when
-    overdue, frozen while suspended, null once the promise clock has stopped)."""
+    """Annotate orders with `sla_status`, `sla_remaining` (a wall-clock duration; negative
+    when overdue, frozen while suspended, null once the promise clock has stopped) and
+    `sla_calendar_id` (the promise clock's calendar: see `promise_remaining`)."""
     now = now or timezone.now()
     ref = Coalesce(F("promise_clock__paused_at"), Value(now))
     return qs.annotate(
+        sla_calendar_id=F("promise_clock__calendar_id"),
         sla_status=sla_status_expression("promise_clock__", now),
         sla_remaining=Case(
             When(
@@ -54,6 +58,35 @@ def annotate_sla_status(qs: QuerySet, *, now=None) -> QuerySet:
             output_field=DurationField(),
         ),
     )
+
+
+def promise_remaining(ticket) -> tuple[timedelta | None, bool]:
+    """(time left, counts working time) of an order annotated by `annotate_sla_status`: a
+    clock on a business calendar has its wall-clock `sla_remaining` turned into working time
+    (from the same reference instant, so a suspended order stays frozen)."""
+    remaining = getattr(ticket, "sla_remaining", None)
+    calendar_id = getattr(ticket, "sla_calendar_id", None)
+    if remaining is None or not calendar_id or ticket.promise_due_at is None:
+        return remaining, False
+    due = ticket.promise_due_at
+    return working_delta(calendar_of(calendar_id), due - remaining, due), True
+
+
+def clock_rule_text(clock) -> str:
+    """Which rule gives this clock its target and why, and what time it counts (for the order
+    page): read from the per-process copy, no query per clock."""
+    from django.utils.translation import pgettext
+
+    from .reference import rule
+    from .rules import explain
+
+    policy = rule(clock.policy_id)
+    cal = calendar_of(clock.calendar_id)
+    if cal is None:
+        return explain(policy)
+    own = clock.calendar_id != policy.calendar_id  # a sign-for clock on its department's desk
+    source = pgettext("calendar source", "部门") if own else pgettext("calendar source", "规则")
+    return explain(policy, calendar_name=cal.name, calendar_source=source)
 
 
 def sla_status_q(status: str, now: datetime | None = None, prefix: str = "promise_clock__") -> Q:
@@ -166,3 +199,51 @@ def due_clocks(now: datetime) -> QuerySet[Clock]:
 def clocks_due_count(now: datetime) -> int:
     """How many clocks the sweep has yet to handle (a range count on the same index)."""
     return due_clocks(now).order_by().count()
+
+
+def rule_trial(*, kind: str, facts, department=None, now: datetime | None = None) -> dict:
+    """Which rule would apply to an order with these facts, and why: every active rule of the
+    kind in precedence order, each marked as the winner, a less specific match, or which of
+    its dimensions differ; the calendar the clock would count and its due time if started now
+    (the admin's "which rule would apply to…" tester)."""
+    from django.utils.translation import gettext, pgettext
+
+    from .calendars import add_working
+    from .reference import active_rules
+    from .rules import calendar_id_for, comma, conditions, matches, mismatches
+
+    now = now or timezone.now()
+    rows, winner = [], None
+    for r in active_rules(kind):
+        if matches(r, facts):
+            verdict = (
+                gettext("采用：最具体的匹配规则")
+                if winner is None
+                else gettext("也匹配，但不如采用的规则具体")
+            )
+            winner = winner or r
+        else:
+            dims = pgettext("list separator", "、").join(mismatches(r, facts))
+            verdict = gettext("不适用：%(dims)s不同") % {"dims": dims}
+        rows.append(
+            {
+                "rule": r,
+                "conditions": comma().join(conditions(r)) or gettext("兜底"),
+                "verdict": verdict,
+                "wins": r is winner,
+            }
+        )
+    calendar_id, source = None, ""
+    if winner is not None:
+        calendar_id = calendar_id_for(kind=kind, policy=winner, department=department)
+        own = calendar_id != winner.calendar_id
+        source = pgettext("calendar source", "部门") if own else pgettext("calendar source", "规则")
+    cal = calendar_of(calendar_id)
+    return {
+        "winner": winner,
+        "rows": rows,
+        "calendar": cal,
+        "calendar_source": source,
+        "due_if_now": add_working(cal, now, winner.target) if winner else None,
+        "now": now,
+    }

@@ -33,6 +33,17 @@ def _default_language():
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _sla_reference_cache():
+    """Each test rolls its rows back; the per-process copy of SLA rules and calendars must not
+    outlive them."""
+    from sla import reference
+
+    reference.clear()
+    yield
+    reference.clear()
+
+
 @pytest.fixture
 def cast(db) -> Cast:
     return Cast()

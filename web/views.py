@@ -20,6 +20,7 @@ from accounts.roles import Role
 from notifications.selectors import notifications_for
 from notifications.services import notification_mark_read
 from sla.models import Clock
+from sla.selectors import promise_remaining
 from workorders import services
 from workorders.errors import DomainError, IdempotencyMismatch, Invalid
 from workorders.http import attachment_response
@@ -211,6 +212,8 @@ def my_orders(request):
     now = timezone.now()
     page = Paginator(selectors.my_reported(request.user, status=status, now=now), PAGE_SIZE)
     page_obj = page.get_page(request.GET.get("page"))
+    for t in page_obj:
+        t.sla_left, t.sla_working = promise_remaining(t)
     return render(
         request,
         "web/my_orders.html",
@@ -246,6 +249,8 @@ def _order_context(request, ticket, **forms) -> dict:
         "ticket": ticket,
         "promise_remaining": promise.web_remaining if promise else None,
         "promise_status": promise.web_status if promise else None,
+        "promise_working": promise.counts_working_time if promise else False,
+        "promise_due": promise.due_at if promise else None,
         "phone": phone if can_see_full_phone(user, ticket) else mask_phone(phone),
         "clocks": clocks,
         "timeline": timeline,

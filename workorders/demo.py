@@ -162,6 +162,7 @@ _demo_steps: list = []
 def register_demo_step(step) -> None:
     if step not in _demo_steps:
         _demo_steps.append(step)
+    sla_notes: list[str] = field(default_factory=list)
 
 
 def seed_reference_data() -> dict[str, Department]:
@@ -276,7 +277,7 @@ def _walk(order_no: int, target: str, users, cats, rng: random.Random, now: date
         star_level=star,
         is_elderly=rng.random() < 0.12,
         claimed_escalation=rng.random() < 0.08,
-        channel=rng.choice(["field", "field", "counter", "hotline"]),
+        channel=rng.choice(["field", "field", "counter", "hotline", "social", "online", "app"]),
         idempotency_key=f"seed-demo-{order_no}",
         now=start,
     )
@@ -420,9 +421,13 @@ def seed_orders(users: dict[str, User], *, now: datetime | None = None) -> SeedR
 
 
 def seed_demo(*, now: datetime | None = None) -> SeedResult:
+    from sla.demo import seed_sla_demo
+
     depts = seed_reference_data()
     users = seed_accounts(depts, settings.DEMO_PASSWORD)
+    sla = seed_sla_demo()
     result = seed_orders(users, now=now)
+    result.sla_notes = sla.skipped_years
     for step in _demo_steps:
         result.notes.extend(step(now=now))
     return result

@@ -24,10 +24,15 @@ class Urgency(models.TextChoices):
 
 
 class Channel(models.TextChoices):
+    """Where the complaint came in (DESIGN.md §11)."""
+
     FIELD = "field", _("装维现场")
     COUNTER = "counter", _("营业厅")
     HOTLINE = "hotline", _("10010热线")
     ONLINE = "online", _("线上渠道")
+    APP = "app", _("手机营业厅APP")
+    SOCIAL = "social", _("社交媒体")
+    REGULATOR = "regulator", _("监管申诉")
     OTHER = "other", _("其他")
 
 

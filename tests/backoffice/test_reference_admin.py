@@ -5,7 +5,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from accounts.models import Department, User
-from sla.models import SlaPolicy
+from sla.models import Calendar, SlaPolicy
 from workorders.models import Category
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +15,16 @@ MODELS = [
     ("accounts", "user", User),
     ("workorders", "category", Category),
     ("sla", "slapolicy", SlaPolicy),
+    ("sla", "calendar", Calendar),
 ]
+# SLA rule versions are history (clocks point to them): nobody deletes them, a superuser
+# retires a rule instead (tests/backoffice/test_sla_admin.py).
+NEVER_DELETED = {SlaPolicy}
+
+
+@pytest.fixture(autouse=True)
+def _a_calendar(db):
+    Calendar.objects.create(code="office", name="机关 5×8", hours_mon="09:00-17:00")
 
 
 @pytest.fixture
@@ -31,7 +40,7 @@ def test_superuser_may_add_change_delete(superuser, cast, client_for, app, model
     page = client.get(reverse(f"admin:{app}_{model}_change", args=[obj.pk]))
     assert page.status_code == 200
     assert page.context["has_change_permission"] is True
-    assert page.context["has_delete_permission"] is True
+    assert page.context["has_delete_permission"] is (cls not in NEVER_DELETED)
 
 
 @pytest.mark.parametrize(("app", "model", "cls"), MODELS)
@@ -64,7 +73,7 @@ def test_department_tree_and_user_roles_columns(superuser, cast, client_for):
     assert "部门负责人" in users  # the lead's role label
 
 
-def test_sla_policy_change_by_superuser(superuser, client_for):
+def test_sla_policy_change_by_superuser_saves_a_new_version(superuser, client_for):
     policy = SlaPolicy.objects.get(kind="promise", urgency="general")
     url = reverse("admin:sla_slapolicy_change", args=[policy.pk])
     data = {
@@ -79,4 +88,7 @@ def test_sla_policy_change_by_superuser(superuser, client_for):
     response = client_for(superuser).post(url, data)
     assert response.status_code == 302
     policy.refresh_from_db()
-    assert policy.target_minutes == 2940
+    # The version clocks point to is kept as it was, retired; the edit is the new version.
+    assert (policy.target_minutes, policy.active) == (2880, False)
+    new = SlaPolicy.objects.get(lineage=policy.lineage, active=True)
+    assert (new.target_minutes, new.version) == (2940, 2)

@@ -1,10 +1,11 @@
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from accounts.models import Department
-from sla.models import Clock, SlaPolicy
+from sla.models import Calendar, CalendarDay, Clock, SlaPolicy
+from sla.services import sla_rule_save
 from tests.factories import user_with
 from workorders.models import State, Ticket
 
@@ -70,3 +71,59 @@ def bulk_due_orders(cast, n: int, *, now: datetime, due: int, prefix: str = "B")
 
 def at(fraction: float, target: timedelta, *, seconds: int = 0, start: datetime = T0):
     return start + target * fraction + timedelta(seconds=seconds)
+
+
+# --- business calendars ---------------------------------------------------------------------------
+
+# 2026 Spring Festival (State Council arrangement): off Sunday 15 – Monday 23 February, make-up
+# working Saturdays 14 and 28 February. Entered by hand so these tests do not depend on the
+# holiday package (tests/sla/test_holidays.py covers the import).
+SPRING_OFF = [date(2026, 2, d) for d in range(15, 24)]
+SPRING_MAKEUP = [date(2026, 2, 14), date(2026, 2, 28)]
+
+
+def make_calendar(code: str, name: str, *, weekdays: str, weekend: str = "") -> Calendar:
+    cal = Calendar.objects.create(
+        code=code,
+        name=name,
+        **{f"hours_{d}": weekdays for d in ("mon", "tue", "wed", "thu", "fri")},
+        hours_sat=weekend,
+        hours_sun=weekend,
+    )
+    CalendarDay.objects.bulk_create(
+        [CalendarDay(calendar=cal, date=d, kind="holiday", name="春节") for d in SPRING_OFF]
+        + [CalendarDay(calendar=cal, date=d, kind="workday", name="春节") for d in SPRING_MAKEUP]
+    )
+    return cal
+
+
+@pytest.fixture
+def office(db) -> Calendar:
+    """5×8 with a lunch break: 7 working hours a day."""
+    return make_calendar("office", "机关 5×8", weekdays="09:00-12:00, 13:00-17:00")
+
+
+@pytest.fixture
+def desk(db) -> Calendar:
+    """7×13 desk hours."""
+    return make_calendar("desk", "坐席 7×13", weekdays="08:00-21:00", weekend="08:00-21:00")
+
+
+def fallback(kind: str, urgency: str = "general") -> SlaPolicy:
+    return SlaPolicy.objects.get(
+        kind=kind,
+        urgency=urgency,
+        active=True,
+        channel="",
+        tier="",
+        category__isnull=True,
+        category_group__isnull=True,
+    )
+
+
+def set_rule(kind: str, urgency: str = "general", **changes) -> SlaPolicy:
+    """Edit the fallback rule of (kind, urgency) through the service: a new version."""
+    rule = fallback(kind, urgency)
+    for name, value in changes.items():
+        setattr(rule, name, value)
+    return sla_rule_save(rule=rule)

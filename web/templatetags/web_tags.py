@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from django import template
 
-from sla.display import duration_text
+from sla.display import due_text, duration_text, working_duration_text
 
 register = template.Library()
 
@@ -27,3 +27,16 @@ def span(value) -> str:
     """A time span for people: 2天3小时, 3小时12分钟, 12分钟 (absolute value)."""
     s = _seconds(value)
     return "" if s is None else duration_text(s)
+
+
+@register.filter
+def working_span(value) -> str:
+    """Working time left on a business-calendar clock: 3工作小时12分钟."""
+    s = _seconds(value)
+    return "" if s is None else working_duration_text(s)
+
+
+@register.filter
+def due_day(value) -> str:
+    """A due moment as people say it: 今天 18:00, 明天 10:30, 12月8日 09:00."""
+    return "" if not value else due_text(value)

@@ -51,6 +51,7 @@ def _dispatch(ticket, *, by, department, now, comment="", co_departments: Iterab
         now=now,
     )
     clocks.clock_stop(ticket=ticket, kind=ClockKind.DISPATCH, now=now)
+    clocks.first_response_stop(ticket=ticket, now=now)
     clocks.clock_start(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now, department=department)
     _add_cohandling(ticket, by=by, departments=co_departments, note="", now=now)
     _save_promise(ticket)

@@ -189,6 +189,7 @@ def ticket_report(
             ticket.save()
             clocks.clock_start(ticket=ticket, kind=ClockKind.DISPATCH, now=now)
             clocks.clock_start(ticket=ticket, kind=ClockKind.PROMISE, now=now)
+            clocks.first_response_start(ticket=ticket, now=now)
             ticket.save(update_fields=["promise_clock", "promise_due_at"])
             AuditEntry.objects.create(
                 ticket=ticket,
