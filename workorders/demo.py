@@ -152,6 +152,7 @@ class SeedResult:
     created_orders: int
     skipped_orders: int
     notes: list[str] = field(default_factory=list)
+    sla_notes: list[str] = field(default_factory=list)
 
 
 # Apps above `workorders` add their own demo data after the orders (idempotent too): each step
@@ -162,7 +163,6 @@ _demo_steps: list = []
 def register_demo_step(step) -> None:
     if step not in _demo_steps:
         _demo_steps.append(step)
-    sla_notes: list[str] = field(default_factory=list)
 
 
 def seed_reference_data() -> dict[str, Department]:
