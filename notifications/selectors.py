@@ -1,8 +1,11 @@
+from datetime import datetime
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from workorders.permissions import sees_all_tickets
 
-from .models import Notification
+from .models import Delivery, DeliveryStatus, Notification
 
 
 def notifications_for(user) -> QuerySet[Notification]:
@@ -30,3 +33,22 @@ def ticket_notifications_timeline(ticket, user) -> list[dict]:
         }
         for n in notes
     ]
+
+
+def outbox_backlog(*, now: datetime | None = None, channel: str | None = None) -> int:
+    """Deliveries waiting to be sent that are due now (not in flight under a claim, not
+    waiting for a retry): what a relay should be sending. Grows while no relay runs."""
+    qs = Delivery.objects.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=now or timezone.now()
+    )
+    if channel:
+        qs = qs.filter(channel=channel)
+    return qs.count()
+
+
+def deliveries_failed(*, channel: str | None = None) -> int:
+    """Deliveries given up on (attempts exhausted, or nowhere to send them)."""
+    qs = Delivery.objects.filter(status=DeliveryStatus.FAILED)
+    if channel:
+        qs = qs.filter(channel=channel)
+    return qs.count()
