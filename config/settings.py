@@ -191,8 +191,10 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         "socket_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 3),
     }
 CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECT_TIMEOUT", 2)
-# Workers keep retrying the broker at start-up and after losing it: recovery is automatic.
+# Workers keep retrying the broker at start-up and after losing it, however long it is away
+# (Celery's default gives up after 100 tries): recovery is automatic.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -1,6 +1,8 @@
 """Broker down: a committed change is never an error for the user, and its e-mail and
 webhooks wait in the outbox until a relay sends them — once each — when the broker is back."""
 
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -11,10 +13,18 @@ from notifications.outbox import outbox_relay
 from notifications.selectors import outbox_backlog
 from tests.factories import Cast
 from tests.faults.conftest import api_client, celery_broker
-from tests.workers import closed_port, log_tail, start_worker, stop, wait_for
+from tests.workers import (
+    closed_port,
+    log_tail,
+    redis_reachable,
+    start_worker,
+    stop,
+    wait_for,
+)
 from workorders.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+REDIS_SERVER = shutil.which("redis-server")
 
 
 def create_and_dispatch(cast) -> tuple:
@@ -112,6 +122,77 @@ def test_a_real_worker_sends_what_waited_once_the_broker_is_back(
         time.sleep(3)  # a few more relay runs: nothing is sent twice
     finally:
         stop(proc)
+    assert done, log_tail(tmp_path)
+    assert mail_sink.keys() == {rows["email"].key: 1}
+    assert receiver.keys() == {rows["webhook"].key: 1}
+
+
+class PrivateRedis:
+    """A Redis server of the test's own, to stop and start again (never the shared one)."""
+
+    def __init__(self, tmp_path) -> None:
+        self.port = closed_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.dir = tmp_path
+        self.proc = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                REDIS_SERVER,
+                *("--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.dir)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert wait_for(lambda: redis_reachable(self.url), timeout=10), "redis-server did not start"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.mark.skipif(not REDIS_SERVER, reason="needs the redis-server program (to stop and restart)")
+def test_a_running_worker_recovers_when_its_broker_comes_back(
+    cast_with_mail, receiver, mail_sink, tmp_path
+):
+    """The broker goes away under a running worker; changes made meanwhile answer normally;
+    when the broker is back the worker reconnects by itself and sends what waited, once."""
+    broker = PrivateRedis(tmp_path)
+    broker.start()
+    proc = start_worker(
+        tmp_path,
+        broker.url,
+        env={
+            "NOTIFY_EMAIL": "1",
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(mail_sink.port),
+            "OUTBOX_RELAY_SECONDS": "1",
+        },
+    )
+    try:
+        assert wait_for(lambda: " ready." in log_tail(tmp_path, chars=100000), timeout=60)
+        broker.stop()
+        with celery_broker(broker.url):
+            created, dispatched = create_and_dispatch(cast_with_mail)
+        assert (created.status_code, dispatched.status_code) == (201, 200)
+        time.sleep(2)
+        rows = {d.channel: d for d in Delivery.objects.filter(kind="dispatched")}
+        assert {d.status for d in rows.values()} == {"pending"}  # nothing could send them
+
+        broker.start()
+        done = wait_for(
+            lambda: not Delivery.objects.exclude(status="sent").exists(),
+            timeout=120,
+            procs=[proc],
+        )
+        time.sleep(3)
+    finally:
+        stop(proc)
+        broker.stop()
     assert done, log_tail(tmp_path)
     assert mail_sink.keys() == {rows["email"].key: 1}
     assert receiver.keys() == {rows["webhook"].key: 1}
