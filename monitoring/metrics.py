@@ -9,7 +9,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from jobs.selectors import job_runs
-from notifications.selectors import deliveries_failed, outbox_backlog
+from notifications.selectors import outbox_counts
 from sla.engine import SWEEP_JOB
 from sla.selectors import clocks_due_count
 
@@ -39,18 +39,21 @@ class WhistleCollector(Collector):
         due.add_metric([], clocks_due_count(now))
         yield due
 
+        outbox = outbox_counts(now=now)
         backlog = GaugeMetricFamily(
-            "whistle_outbox_backlog", "Messages waiting to be sent, by channel", labels=["channel"]
+            "whistle_outbox_backlog",
+            "Deliveries due to be sent now (outbox), by channel",
+            labels=["channel"],
         )
-        for channel, n in sorted(outbox_backlog(now=now).items()):
+        for channel, n in sorted(outbox["backlog"].items()):
             backlog.add_metric([channel], n)
         yield backlog
         failed = GaugeMetricFamily(
             "whistle_deliveries_failed",
-            "Messages whose delivery failed (webhooks given up on; mails of the last day)",
+            "Deliveries given up on (attempts exhausted or nowhere to send), by channel",
             labels=["channel"],
         )
-        for channel, n in sorted(deliveries_failed(now=now).items()):
+        for channel, n in sorted(outbox["failed"].items()):
             failed.add_metric([channel], n)
         yield failed
 

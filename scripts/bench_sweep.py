@@ -213,7 +213,7 @@ def reset_due(now: datetime) -> None:
         )
         cur.execute(
             "TRUNCATE sla_slaevent, notifications_notification, workorders_supervision,"
-            " notifications_webhookdelivery CASCADE"
+            " notifications_delivery CASCADE"
         )
         cur.execute(
             "UPDATE workorders_ticket SET supervise_count = 0, escalation_level = 0"
