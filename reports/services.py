@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files import File
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models.functions import Lower
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
@@ -18,6 +17,8 @@ from django.utils.translation import pgettext
 
 from accounts.models import Department, User
 from jobs.locks import run_once
+from notifications.models import Channel, Delivery
+from notifications.outbox import deliveries_enqueue
 from workorders.errors import NotAllowed
 from workorders.permissions import (
     can_export,
@@ -248,13 +249,10 @@ def _report_filename(
 
 
 def _email_once(rf: ReportFile, recipients, period: kpis.Period, now: datetime) -> int:
+    """Mail the file to its recipients once: the claim on the file and the outbox rows (one
+    per address, keyed by file and address) are one transaction, so a second run finds the
+    file claimed and a failed send is retried by the relay, never lost or doubled."""
     if not recipients:
-        return 0
-    with transaction.atomic():
-        claimed = ReportFile.objects.filter(pk=rf.pk, emailed_at__isnull=True).update(
-            emailed_at=now
-        )
-    if not claimed:
         return 0
     label = ReportFrequency(rf.frequency).label
     scope = rf.department.name if rf.department else _("全公司")
@@ -268,16 +266,28 @@ def _email_once(rf: ReportFile, recipients, period: kpis.Period, now: datetime) 
         "scope": scope,
         "period": period.label,
     }
-    rf.file.open("rb")
-    try:
-        content = rf.file.read()
-    finally:
-        rf.file.close()
-    name = os.path.basename(rf.file.name)
-    for r in recipients:
-        msg = EmailMessage(subject, body, to=[r.email])
-        msg.attach(name, content, XLSX_TYPE)
-        msg.send()
+    attachment = {
+        "path": rf.file.name,
+        "filename": os.path.basename(rf.file.name),
+        "mimetype": XLSX_TYPE,
+    }
+    with transaction.atomic():
+        claimed = ReportFile.objects.filter(pk=rf.pk, emailed_at__isnull=True).update(
+            emailed_at=now
+        )
+        if not claimed:
+            return 0
+        deliveries_enqueue(
+            Delivery(
+                channel=Channel.EMAIL,
+                key=f"report:{rf.pk}:{r.email.lower()}"[:200],
+                kind="report",
+                address=r.email,
+                payload={"subject": subject, "body": body, "attachments": [attachment]},
+                created_at=now,
+            )
+            for r in recipients
+        )
     return len(recipients)
 
 
