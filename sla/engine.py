@@ -143,7 +143,13 @@ class _Sweep:
         this sweep owns and that reached a new level."""
         qs = due_clocks(self.now)
         if _skip_locked():
-            qs = qs.select_for_update(skip_locked=True)
+            # The clock and its order together, skipping both when either is held: a service
+            # locks the order first and then writes its clocks, so a sweep that waited for an
+            # order while holding its clock could deadlock with it. A skipped clock stays due
+            # and is taken by the next batch or sweep.
+            qs = qs.select_related("ticket").select_for_update(
+                skip_locked=True, of=("self", "ticket")
+            )
         clocks = list(qs[: self.batch_size])
         moved: list[tuple[Clock, int]] = []
         for clock in clocks:
