@@ -408,7 +408,20 @@ def seed_orders(users: dict[str, User], *, now: datetime | None = None) -> SeedR
     return SeedResult(created, skipped)
 
 
+_demo_steps: list = []
+
+
+def register_demo_step(step) -> None:
+    """Apps above `workorders` (mass faults) add their demo data: `step(users, now)` runs after
+    the demo orders and must be idempotent too."""
+    if step not in _demo_steps:
+        _demo_steps.append(step)
+
+
 def seed_demo(*, now: datetime | None = None) -> SeedResult:
     depts = seed_reference_data()
     users = seed_accounts(depts, settings.DEMO_PASSWORD)
-    return seed_orders(users, now=now)
+    result = seed_orders(users, now=now)
+    for step in _demo_steps:
+        step(users, now or timezone.now())
+    return result
