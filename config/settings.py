@@ -350,3 +350,6 @@ CELERY_BEAT_SCHEDULE["faults-detect"] = {
     "schedule": float(FAULTS_DETECT_SECONDS),
     "options": {"expires": float(FAULTS_DETECT_SECONDS)},
 }
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {"FaultStateEnum": "faults.models.FaultState", "StateEnum": "workorders.models.State"}
+)
