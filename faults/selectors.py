@@ -49,7 +49,7 @@ def faults_visible_to(user, qs: QuerySet[Fault] | None = None) -> QuerySet[Fault
 def active_link_q(prefix: str = "") -> Exists:
     """The order (at `prefix`, e.g. "ticket__") is linked to a fault that was not dismissed
     (dismissing releases the orders)."""
-    ref = OuterRef(f"{prefix}pk") if prefix else OuterRef("pk")
+    ref = OuterRef(prefix.rstrip("_") + "_id") if prefix else OuterRef("pk")
     return Exists(FaultLink.objects.filter(ticket=ref, unlinked_at__isnull=True))
 
 
