@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import Cast, CategoryFactory, report
+from tests.web.test_browser import browser  # noqa: F401  (the Playwright fixture)
 from workorders.models import Category, Ticket
 
 # A point in Hangzhou; offsets are in metres.
