@@ -11,7 +11,8 @@ class FaultsConfig(AppConfig):
 
         from . import events
         from .demo import seed_faults
-        from .notify import notify_fault
+        from .notify import notify_fault, notify_faults
 
         events.subscribe(events.FAULT, notify_fault)
+        events.subscribe(events.FAULT_BATCH, notify_faults)
         register_demo_step(seed_faults)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 EARTH_RADIUS_M = 6_371_008.8
-M_PER_DEG_LAT = 111_320.0
+M_PER_DEG = math.pi * EARTH_RADIUS_M / 180  # one degree of a great circle, ~111.2 km
 CELL_M_PER_DEG = 110_000.0
 
 
@@ -29,8 +29,7 @@ def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
-@dataclass(frozen=True)
-class Point:
+class Point(NamedTuple):
     key: Hashable  # the order's id
     group: Hashable  # points of different groups (categories) never cluster together
     lat: float
@@ -49,40 +48,58 @@ def centre_and_radius(points: Iterable[tuple[float, float]]) -> tuple[float, flo
 
 
 def dense_clusters(points: list[Point], *, radius: float, min_count: int) -> list[set]:
-    """Clusters (sets of point keys) of at least `min_count` points; see the module text."""
-    if not points or min_count < 1:
-        return []
-    dlat, dlng = cell_degrees(radius, max(abs(p.lat) for p in points))
-    grid: dict[tuple, list[int]] = defaultdict(list)
-    cells = []
-    for i, p in enumerate(points):
-        cell = (p.group, math.floor(p.lat / dlat), math.floor(p.lng / dlng))
-        grid[cell].append(i)
-        cells.append(cell)
+    """Clusters (sets of point keys) of at least `min_count` points; see the module text.
 
-    def block(cell):
-        g, r, c = cell
-        for dr in (-1, 0, 1):
-            for dc in (-1, 0, 1):
-                found = grid.get((g, r + dr, c + dc))
-                if found:
-                    yield found
+    Inside a cell block the distance is the equirectangular one (latitude and longitude
+    differences scaled at the pair's mean latitude), which at these distances differs from the
+    great-circle distance by well under a metre."""
+    n = len(points)
+    if not n or min_count < 1:
+        return []
+    lats = [p.lat for p in points]
+    lngs = [p.lng for p in points]
+    dlat, dlng = cell_degrees(radius, max(abs(v) for v in lats))
+    grid: dict[tuple, list[int]] = defaultdict(list)
+    for i, p in enumerate(points):
+        grid[(p.group, math.floor(p.lat / dlat), math.floor(p.lng / dlng))].append(i)
+    count = {cell: len(members) for cell, members in grid.items()}
+    get = count.get
 
     neighbours: dict[int, list[int]] = {}
-    block_size: dict[tuple, int] = {}
-    for cell in grid:
-        block_size[cell] = sum(len(found) for found in block(cell))
-    for i, p in enumerate(points):
-        if block_size[cells[i]] < min_count:
-            continue  # not enough points nearby to be a core
-        near = [
-            j
-            for found in block(cells[i])
-            for j in found
-            if j != i and distance_m(p.lat, p.lng, points[j].lat, points[j].lng) <= radius
-        ]
-        if len(near) + 1 >= min_count:
-            neighbours[i] = near
+    r2 = radius * radius
+    ky = M_PER_DEG
+    cos: dict[int, float] = {}
+    for (g, r, c), members in grid.items():
+        if len(members) < min_count:
+            around = (
+                get((g, r - 1, c - 1), 0)
+                + get((g, r - 1, c), 0)
+                + get((g, r - 1, c + 1), 0)
+                + get((g, r, c - 1), 0)
+                + get((g, r, c + 1), 0)
+                + get((g, r + 1, c - 1), 0)
+                + get((g, r + 1, c), 0)
+                + get((g, r + 1, c + 1), 0)
+            )
+            if len(members) + around < min_count:
+                continue  # not enough points nearby for any of these to be a core
+        block = [(g, r + dr, c + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)]
+        near_cells = [j for b in block for j in grid.get(b, ())]
+        for j in near_cells:
+            if j not in cos:
+                cos[j] = math.cos(math.radians(lats[j]))
+        for i in members:
+            lat_i, lng_i, cos_i = lats[i], lngs[i], cos[i]
+            near = []
+            for j in near_cells:
+                if j == i:
+                    continue
+                dy = (lats[j] - lat_i) * ky
+                dx = (lngs[j] - lng_i) * ky * (cos_i + cos[j]) * 0.5
+                if dx * dx + dy * dy <= r2:
+                    near.append(j)
+            if len(near) + 1 >= min_count:
+                neighbours[i] = near
 
     # Connect cores (breadth-first); border points join the first core that reaches them.
     label: dict[int, int] = {}

@@ -64,6 +64,12 @@ def _text(fault: Fault, transition: str) -> tuple[str, str] | None:
 
 
 def notify_fault(*, fault: Fault, audit: FaultAudit, now: datetime | None = None) -> None:
+    notify_faults(items=[(fault, audit)], now=now)
+
+
+def notify_faults(*, items: list[tuple[Fault, FaultAudit]], now: datetime | None = None) -> None:
+    """Webhooks for every audit row and the in-app notices, in one write each however many
+    rows (detection announces all its new faults at once)."""
     now = now or timezone.now()
     webhooks_create(
         events=[
@@ -80,30 +86,31 @@ def notify_fault(*, fault: Fault, audit: FaultAudit, now: datetime | None = None
                     "fault": fault_payload(fault),
                 },
             )
+            for fault, audit in items
         ],
         now=now,
     )
     audience = Audience()
-    if audit.transition == "detect":
-        users = [*audience.with_role(Role.DISPATCHER), *audience.leads_of(fault.department_id)]
-    elif audit.transition == "confirm":
-        users = audience.leads_of(fault.department_id)
-    else:
-        return
-    seen, recipients = set(), []
-    for user in users:
-        if user.pk not in seen and (audit.actor_id is None or user.pk != audit.actor_id):
-            seen.add(user.pk)
-            recipients.append(user)
-    if not recipients:
-        return
-    texts = in_every_language(lambda: _text(fault, audit.transition))
-    if texts is None:
-        return
-    notifications_create(
-        notes=[
+    notes = []
+    for fault, audit in items:
+        if audit.transition == "detect":
+            users = [*audience.with_role(Role.DISPATCHER), *audience.leads_of(fault.department_id)]
+        elif audit.transition == "confirm":
+            users = audience.leads_of(fault.department_id)
+        else:
+            continue
+        seen, recipients = set(), []
+        for user in users:
+            if user.pk not in seen and (audit.actor_id is None or user.pk != audit.actor_id):
+                seen.add(user.pk)
+                recipients.append(user)
+        if not recipients:
+            continue
+        texts = in_every_language(lambda f=fault, a=audit: _text(f, a.transition))
+        if texts is None:
+            continue
+        notes += [
             Note(user, None, NotificationKind.FAULT, f"fault-audit:{audit.pk}:u{user.pk}", texts)
             for user in recipients
-        ],
-        now=now,
-    )
+        ]
+    notifications_create(notes=notes, now=now)

@@ -37,7 +37,7 @@ def heard():
 
     got: list[tuple[str, dict]] = []
     listeners = {}
-    for kind in (events.FAULT, events.FAULT_ETA_CHANGED):
+    for kind in (events.FAULT, events.FAULT_BATCH, events.FAULT_ETA_CHANGED):
         listeners[kind] = lambda _k=kind, **payload: got.append((_k, payload))
         bus._listeners[kind].append(listeners[kind])
     yield got
@@ -343,5 +343,11 @@ def test_every_audit_row_is_published_and_versions_move(cast, net, now, heard):
     v = fault.version
     fault = fault_confirm(fault=fault, by=cast.dispatcher, now=now).fault
     assert fault.version > v
-    kinds = [p["audit"].transition for k, p in heard if k == events.FAULT]
-    assert kinds == ["detect", "confirm"]
+    rows = []
+    for k, p in heard:
+        if k == events.FAULT:
+            rows.append(p["audit"])
+        elif k == events.FAULT_BATCH:
+            rows += [audit for _fault, audit in p["items"]]
+    assert [a.transition for a in rows] == ["detect", "confirm"]
+    assert {a.pk for a in rows} == set(FaultAudit.objects.values_list("pk", flat=True))
