@@ -253,14 +253,25 @@ def _create_faults(clusters: list[tuple[list[_Row], str | None]], categories, no
         by_number = dict(Fault.objects.filter(number__in=numbers).values_list("number", "pk"))
         for f in faults:
             f.pk = f.id = by_number[f.number]
-    FaultLink.objects.bulk_create(
-        [
-            FaultLink(fault=f, ticket_id=r.id, how=LinkHow.AUTO, linked_at=now)
-            for f, (members, _district) in zip(faults, clusters, strict=True)
-            for r in members
-        ],
-        batch_size=2000,
-    )
+    pairs = [
+        (f.pk, r.id)
+        for f, (members, _district) in zip(faults, clusters, strict=True)
+        for r in members
+    ]
+    if connection.vendor == "postgresql":
+        # Thousands of links in one statement, without building a model instance for each.
+        with connection.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {FaultLink._meta.db_table} "
+                "(fault_id, ticket_id, how, linked_at, unlink_reason) "
+                "SELECT f, t, %s, %s, '' FROM unnest(%s::bigint[], %s::bigint[]) AS u(f, t)",
+                [LinkHow.AUTO.value, now, [p[0] for p in pairs], [p[1] for p in pairs]],
+            )
+    else:
+        FaultLink.objects.bulk_create(
+            [FaultLink(fault_id=f, ticket_id=t, how=LinkHow.AUTO, linked_at=now) for f, t in pairs],
+            batch_size=2000,
+        )
     audits = FaultAudit.objects.bulk_create(
         [
             FaultAudit(
