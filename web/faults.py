@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from faults.selectors import fault_hint_text, fault_matching
 from faults.services import fault_link_report
+from workorders.errors import DomainError
 from workorders.models import Category
 from workorders.permissions import may
 
@@ -60,9 +61,14 @@ def link_reported(request, ticket, form) -> None:
     said it is not related; say so on the next page."""
     data = form.cleaned_data
     shown = (data.get("fault_shown") or "").strip()
-    fault = fault_link_report(
-        ticket=ticket, by=request.user, related=bool(data.get("fault_related")), shown=shown
-    )
+    try:
+        fault = fault_link_report(
+            ticket=ticket, by=request.user, related=bool(data.get("fault_related")), shown=shown
+        )
+    except DomainError:
+        # The order is filed either way; a fault that changed under us (or a link that lost a
+        # race) leaves it to the next detection run.
+        return
     if fault is not None:
         messages.info(
             request, fault_hint_text(fault) + " " + _("本单已关联该群障，将随群障一并处理。")
