@@ -19,11 +19,12 @@ from django.db.models import (
     QuerySet,
 )
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.roles import Role
 from sla.models import SlaStatus
 from sla.selectors import sla_status_expression
-from workorders.models import OPEN_STATES, Ticket
+from workorders.models import OPEN_STATES, Category, Ticket
 from workorders.selectors import tickets_visible_to
 
 from .geo import distance_m
@@ -94,8 +95,6 @@ def fault_matching(*, category, region: str = "", lat=None, lng=None) -> Fault |
 
 
 def fault_hint_text(fault: Fault) -> str:
-    from django.utils.translation import gettext as _
-
     if fault.eta:
         return _("该区域已有群障 %(number)s，预计 %(eta)s 恢复。") % {
             "number": fault.number,
@@ -310,8 +309,6 @@ def fault_report(
         r["fault__category_id"]: r
         for r in links.values("fault__category_id").annotate(**link_aggs).order_by()
     }
-    from workorders.models import Category
-
     names = {
         c.pk: str(c) for c in Category.objects.filter(pk__in=list(by_cat)).select_related("parent")
     }
@@ -334,8 +331,6 @@ def fault_report(
         row(k, names.get(k, "?"), a, by_cat_links.get(k))
         for k, a in sorted(by_cat.items(), key=lambda kv: names.get(kv[0], ""))
     ]
-    from django.utils.translation import gettext as _
-
     total = row(None, _("合计"), faults.aggregate(**aggs), links.aggregate(**link_aggs))
     complaints = tickets_visible_to(user).filter(reported_at__gte=start, reported_at__lt=end)
     if category_ids is not None:

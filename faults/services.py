@@ -147,7 +147,7 @@ def category_group(category) -> int:
 def link_refusal(fault: Fault, ticket: Ticket) -> str | None:
     """Why this order may not join this fault (None: it may)."""
     if ticket.state not in OPEN_STATES:
-        return _("工单 %(number)s 已%(state)s，不能关联群障。") % {
+        return _("工单 %(number)s 状态为“%(state)s”，不能关联群障。") % {
             "number": ticket.number,
             "state": ticket.get_state_display(),
         }
@@ -365,7 +365,7 @@ def fault_link(
     """关联: orders of the same category group that are still open join the fault. All or
     nothing: any order that may not join is named in the error and none is linked."""
     now = _now(now)
-    role = _require(by, "link", fault)
+    _require(by, "link", fault)
     fault = _locked(fault)
     role = _require(by, "link", fault)
     if not fault.can_link:
@@ -462,7 +462,7 @@ def fault_confirm(
     now = _now(now)
     _require(by, "confirm", fault)
     fault = _locked(fault)
-    _require(by, "confirm", fault)
+    role = _require(by, "confirm", fault)
     _check_state(fault, "confirm")
     department = department or fault.department or fault.category.default_department
     if department is None:
@@ -470,8 +470,7 @@ def fault_confirm(
     if not department.is_active:
         raise Invalid(fields={"department": [_("该部门已停用。")]})
     if eta is not None:
-        _check_eta(eta, now)
-    role = _require(by, "confirm", fault)
+        eta = _check_eta(eta, now)
     source = fault.state
     fault.confirm(department=department, by=by, now=now)
     _save(fault, ["state", "department", "confirmed_at", "confirmed_by"])
