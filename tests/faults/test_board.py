@@ -189,3 +189,25 @@ def test_board_and_fault_page_in_english_have_no_chinese_but_the_data(cast, net,
         assert leftovers == set(), (url, leftovers)
     html = c.get(reverse(BOARD)).content.decode()
     assert "Fault board" in html and "Suspected" in html and "Worst order SLA" in html
+
+
+def test_a_superuser_marks_a_category_clusterable(db, net):
+    from accounts.models import User
+
+    admin_user = User.objects.create_superuser("root", password="x")
+    c = client(admin_user)
+    url = reverse("admin:workorders_category_change", args=[net.billing.pk])
+    form = c.get(url).content.decode()
+    assert 'name="clusterable"' in form
+    data = {
+        "name": net.billing.name,
+        "code": net.billing.code,
+        "parent": net.billing.parent_id,
+        "sort_order": 100,
+        "is_active": "on",
+        "default_urgency": "general",
+        "clusterable": "on",
+    }
+    assert c.post(url, data).status_code == 302
+    net.billing.refresh_from_db()
+    assert net.billing.clusterable
