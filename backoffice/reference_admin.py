@@ -116,15 +116,17 @@ class CategoryAdmin(SuperuserEditsMixin, admin.ModelAdmin):
         "default_urgency",
         "default_department",
         "auto_dispatch",
+        "clusterable",
         "sort_order",
         "is_active",
     ]
-    list_filter = ["default_urgency", "auto_dispatch", "is_active"]
+    list_filter = ["default_urgency", "auto_dispatch", "clusterable", "is_active"]
     list_select_related = ["parent", "default_department"]
     search_fields = ["name", "code"]
     fieldsets = (
         (None, {"fields": ("name", "code", "parent", "sort_order", "is_active")}),
         (_("路由与时限"), {"fields": ("default_urgency", "default_department", "auto_dispatch")}),
+        (_("群障"), {"fields": ("clusterable",)}),
     )
 
 

@@ -540,3 +540,22 @@ CELERY_BEAT_SCHEDULE["web-uploads-sweep"] = {
     "schedule": 3600.0,
     "options": {"expires": 3600.0},
 }
+# --- mass faults (群障) ---
+INSTALLED_APPS += ["faults"]
+# Detection: at least FAULTS_MIN_ORDERS open orders of a clusterable category reported within
+# FAULTS_WINDOW_MINUTES that share the district or lie within FAULTS_RADIUS_METERS of each other.
+FAULTS_MIN_ORDERS = env_int("FAULTS_MIN_ORDERS", 5)
+FAULTS_WINDOW_MINUTES = env_int("FAULTS_WINDOW_MINUTES", 120)
+FAULTS_RADIUS_METERS = env_int("FAULTS_RADIUS_METERS", 500)
+FAULTS_DETECT_SECONDS = env_int("FAULTS_DETECT_SECONDS", 300)
+# The cluster plot draws on plain SVG; set a tile URL template ({z}/{x}/{y}) to lay map tiles
+# under it (e.g. an internal tile server). Empty: no tiles, works offline.
+FAULTS_MAP_TILE_URL = env_str("FAULTS_MAP_TILE_URL", "")
+CELERY_BEAT_SCHEDULE["faults-detect"] = {
+    "task": "faults.tasks.fault_detect_task",
+    "schedule": float(FAULTS_DETECT_SECONDS),
+    "options": {"expires": float(FAULTS_DETECT_SECONDS)},
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {"FaultStateEnum": "faults.models.FaultState", "StateEnum": "workorders.models.State"}
+)

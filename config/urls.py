@@ -10,6 +10,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("reports.api_urls")),
+    path("api/v1/", include("faults.api_urls")),
     path("api/v1/", include("api.urls")),
     path("api/", include("api.docs_urls")),
     re_path(r"^api/", api_not_found),  # JSON 404 for any other /api/ path

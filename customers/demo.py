@@ -22,7 +22,7 @@ def _demo_orders():
 
 
 @transaction.atomic
-def seed_customer_demo(*, now: datetime | None = None) -> list[str]:
+def seed_customer_demo(*, users: dict | None = None, now: datetime | None = None) -> list[str]:
     now = now or timezone.now()
     orders = _demo_orders()
     for ticket in orders.filter(status_link__isnull=True):

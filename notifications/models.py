@@ -14,6 +14,7 @@ class NotificationKind(models.TextChoices):
     REPLIED = "replied", _("已回复")
     CLOSED = "closed", _("已办结")
     USER_CHASE = "user_chase", _("人工催办")
+    FAULT = "fault", _("群障")
     OTHER = "other", _("其他")
 
 

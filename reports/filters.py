@@ -76,6 +76,7 @@ class ReportFilterForm(forms.Form):
     channel = forms.ChoiceField(
         label=_("受理渠道"), choices=[("", "—"), *Channel.choices], required=False
     )
+    exclude_fault_linked = forms.BooleanField(label=_("不含群障关联工单"), required=False)
     group_by = forms.ChoiceField(
         label=_("分组"),
         choices=[("", "—"), *((k, v) for k, v in kpis.GROUP_BY.items())],
@@ -115,6 +116,7 @@ class ReportFilterForm(forms.Form):
             urgency=d.get("urgency") or "",
             channel=d.get("channel") or "",
             no_department=bool(d.get("no_department")),
+            exclude_fault_linked=bool(d.get("exclude_fault_linked")),
         )
         params = {}
         for name in self.fields:

@@ -56,6 +56,7 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department
 from customers.models import Survey
+from faults.selectors import active_link_q
 from sla.models import Clock, ClockKind, SlaStatus
 from sla.selectors import (
     NetSeconds,
@@ -174,6 +175,9 @@ class Scope:
     urgency: str = ""
     channel: str = ""
     no_department: bool = False
+    # Leave out the orders linked to a mass fault (faults app): the figures without the
+    # complaints one outage produced.
+    exclude_fault_linked: bool = False
 
     def department_ids(self) -> list[int] | None:
         if self.department is None:
@@ -594,6 +598,8 @@ def _scoped(source: Source, qs: QuerySet, scope: Scope) -> QuerySet:
         qs = qs.filter(**{f"{p}urgency": scope.urgency})
     if scope.channel:
         qs = qs.filter(**{f"{p}channel": scope.channel})
+    if scope.exclude_fault_linked:
+        qs = qs.exclude(active_link_q(p))
     return qs
 
 

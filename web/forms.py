@@ -97,6 +97,10 @@ class ReportForm(forms.Form):
     longitude = forms.DecimalField(
         required=False, max_digits=9, decimal_places=6, widget=forms.HiddenInput
     )
+    # Mass faults: the number of the fault whose hint the reporter saw, and whether they
+    # kept "related" ticked (web/faults.py).
+    fault_shown = forms.CharField(required=False, max_length=16, widget=forms.HiddenInput)
+    fault_related = forms.BooleanField(required=False, initial=True, label=_("与群障相关"))
 
     def __init__(self, *args, categories=None, kept=(), **kwargs):
         super().__init__(*args, **kwargs)

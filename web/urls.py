@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import faults, views
 
 app_name = "web"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("report/", views.report, name="report"),
     path("report/repeat/", views.repeat_check, name="repeat_check"),
+    path("report/fault/", faults.fault_check, name="fault_check"),
     path("orders/", views.my_orders, name="my_orders"),
     path("orders/<str:number>/", views.order_detail, name="order"),
     path("orders/<str:number>/comment/", views.order_comment, name="order_comment"),

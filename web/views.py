@@ -34,7 +34,7 @@ from workorders.selectors import (
     visible_attachment,
 )
 
-from . import selectors, uploads
+from . import faults, selectors, uploads
 from .forms import (
     ChaseForm,
     CommentForm,
@@ -82,6 +82,7 @@ def report(request):
     kept = uploads.kept(user, key) if request.method == "POST" else []
     form = ReportForm(request.POST or None, request.FILES or None, categories=categories, kept=kept)
     repeat = None
+    fault_hint = None
     status = 200
     if request.method == "POST":
         valid = form.is_valid()
@@ -108,6 +109,7 @@ def report(request):
         phone = (form.cleaned_data.get("customer_phone") or "").strip()
         if category and phone:
             repeat = _repeat_info(user, phone, category, now)
+        fault_hint = faults.form_hint(form)
     return render(
         request,
         "web/report.html",
@@ -117,6 +119,7 @@ def report(request):
             "categories": categories[:6],
             "all_categories": categories,
             "repeat": repeat,
+            "fault_hint": fault_hint,
         },
         status=status,
     )
@@ -158,6 +161,7 @@ def _submit_report(request, form: ReportForm):
         messages.info(request, _("工单已提交过，没有重复创建。"))
     else:
         messages.success(request, _("吹哨成功，工单号 %(number)s。") % {"number": ticket.number})
+        faults.link_reported(request, ticket, form)
     return redirect("web:order", number=ticket.number)
 
 

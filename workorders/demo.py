@@ -155,8 +155,9 @@ class SeedResult:
     sla_notes: list[str] = field(default_factory=list)
 
 
-# Apps above `workorders` add their own demo data after the orders (idempotent too): each step
-# is `step(now=...) -> list[str]`, lines for the command to print.
+# Apps above `workorders` (the customer side, mass faults) add their own demo data after the
+# orders, idempotently: each step is `step(users=..., now=...)` and may return lines for the
+# command to print.
 _demo_steps: list = []
 
 
@@ -429,5 +430,5 @@ def seed_demo(*, now: datetime | None = None) -> SeedResult:
     result = seed_orders(users, now=now)
     result.sla_notes = sla.skipped_years
     for step in _demo_steps:
-        result.notes.extend(step(now=now))
+        result.notes.extend(step(users=users, now=now or timezone.now()) or [])
     return result

@@ -135,6 +135,12 @@ class Category(models.Model):
     )
     sort_order = models.PositiveIntegerField(_("排序"), default=100)
     is_active = models.BooleanField(_("启用"), default=True)
+    # Mass faults (faults app): orders of this category may be grouped into a 群障.
+    clusterable = models.BooleanField(
+        _("可聚类(群障)"),
+        default=False,
+        help_text=_("同一区域短时间内多张此类工单时，系统提示疑似群障。"),
+    )
 
     class Meta:
         verbose_name = _("问题分类")

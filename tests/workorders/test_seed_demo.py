@@ -10,7 +10,7 @@ from django.core.management import call_command
 from workorders import demo
 from workorders.models import State, Ticket
 
-APPS = ("accounts", "workorders", "sla", "auth", "notifications")
+APPS = ("accounts", "workorders", "sla", "auth", "notifications", "faults")
 
 
 def row_counts() -> dict[str, int]:
@@ -44,7 +44,10 @@ def test_seed_demo_twice_gives_the_same_data(db, monkeypatch):
     text = out.getvalue()
     for username in ("frontline", "dispatcher", "lead", "handler", "supervisor", "auditor"):
         assert username in text
-    assert len(first) == 24
+    # The plan's orders, and the mass-fault demo's (faults.demo: one suspected, one confirmed).
+    from faults.demo import CLUSTERS
+
+    assert len(first) == 24 + sum(c[4] for c in CLUSTERS)
     assert set(Ticket.objects.values_list("state", flat=True)) == set(State.values)
 
     out = StringIO()

@@ -116,6 +116,7 @@
         document.getElementById("id_latitude").value = p.coords.latitude.toFixed(6);
         document.getElementById("id_longitude").value = p.coords.longitude.toFixed(6);
         status.textContent = T.located;
+        form.dispatchEvent(new Event("located"));  // the fault hint checks the new place
       }, function () { status.textContent = T.noLocation; }, {timeout: 10000, maximumAge: 60000});
     });
   }

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.utils.translation import pgettext_lazy
+
+
+class FaultsConfig(AppConfig):
+    name = "faults"
+    verbose_name = pgettext_lazy("plural", "群障")
+
+    def ready(self) -> None:
+        from workorders.demo import register_demo_step
+
+        from . import events
+        from .demo import seed_faults
+        from .notify import notify_fault, notify_faults
+
+        events.subscribe(events.FAULT, notify_fault)
+        events.subscribe(events.FAULT_BATCH, notify_faults)
+        register_demo_step(seed_faults)
