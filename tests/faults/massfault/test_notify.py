@@ -10,7 +10,7 @@ from django.utils import timezone
 from faults.detection import fault_detect
 from faults.models import Fault, FaultAudit
 from faults.services import fault_confirm
-from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+from notifications.models import Delivery, Notification, WebhookEndpoint
 
 from .conftest import orders_near
 
@@ -46,7 +46,7 @@ def test_confirm_tells_the_departments_leads_and_webhooks_hear_every_row(cast, n
     fault_confirm(fault=fault, by=cast.dispatcher, now=now)
     assert Notification.objects.filter(recipient=cast.lead).count() == before + 1
     assert not Notification.objects.filter(recipient=cast.dispatcher, title__contains="已确认")
-    deliveries = WebhookDelivery.objects.filter(kind="fault").order_by("id")
+    deliveries = Delivery.objects.filter(channel="webhook", kind="fault").order_by("id")
     assert [d.payload["event"] for d in deliveries] == ["fault.detect", "fault.confirm"]
     assert {d.endpoint.name for d in deliveries} == {"noc"}
     assert [d.key for d in deliveries] == [
