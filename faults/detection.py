@@ -1,6 +1,6 @@
 """Detection (DESIGN.md §10): the beat job that finds mass faults among recent complaints.
 
-One run, in one transaction, held by a run-once lock (`runonce.try_run_once`):
+One run, in one transaction, held by the run-once lock of background jobs (`jobs.locks`):
 
 1. Read the recent window only: open orders of clusterable categories reported within
    FAULTS_WINDOW_MINUTES (an index range on `reported_at`), plus the open orders already held
@@ -31,6 +31,7 @@ from django.db.models import Exists, F, FloatField, OuterRef
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from jobs.locks import run_once
 from workorders.models import OPEN_STATES, Category, Ticket
 
 from . import events, services
@@ -44,7 +45,6 @@ from .models import (
     FaultState,
     LinkHow,
 )
-from .runonce import try_run_once
 from .selectors import area_matches
 
 log = logging.getLogger(__name__)
@@ -381,12 +381,12 @@ def _close_finished(now: datetime) -> list[str]:
 
 def fault_detect(*, now: datetime | None = None) -> DetectResult:
     """One detection run (see the module text). Safe to run twice at once: the second run
-    on PostgreSQL skips (`ran=False`); on SQLite it waits and finds the work done."""
+    skips (`ran=False`) and is counted on the job's record."""
     now = now or timezone.now()
     cfg = DetectionSettings.current()
     result = DetectResult()
-    with transaction.atomic():
-        if not try_run_once(JOB):
+    with run_once(JOB, lease=timedelta(minutes=10)) as mine, transaction.atomic():
+        if not mine:
             result.ran = False
             return result
         t0 = time.perf_counter()
