@@ -11,6 +11,7 @@ import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 from .env import cache_from_url, env_bool, env_int, env_list, env_str
 
@@ -160,6 +161,16 @@ if env_bool("SECURE_PROXY_SSL", False):
 # --- Email --------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "whistle@localhost")
+# The SMTP backend's server (EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# Seconds per SMTP operation: a mail server that stops answering must not hold a worker (the
+# outbox lease assumes every send gives up well within it).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 
 # --- Celery -------------------------------------------------------------------------------
 # Default broker: Celery's filesystem transport under var/, so the demo needs no server.
@@ -173,6 +184,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A broker that is down or hung costs a publisher (the web request ringing the outbox
+    # doorbell) at most these timeouts instead of blocking; without a socket timeout a publish
+    # on a dead connection waits forever.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": env_int("CELERY_BROKER_CONNECT_TIMEOUT", 2),
+        "socket_timeout": env_int("CELERY_BROKER_SOCKET_TIMEOUT", 3),
+    }
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECT_TIMEOUT", 2)
+# Workers keep retrying the broker at start-up and after losing it: recovery is automatic.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -222,10 +244,30 @@ SLA_SWEEP_SECONDS = env_int("SLA_SWEEP_SECONDS", 60)
 SLA_SWEEP_BATCH = env_int("SLA_SWEEP_BATCH", 500)
 SLA_AUTO_CLOSE_HOURS = env_int("SLA_AUTO_CLOSE_HOURS", 72)
 NOTIFY_EMAIL = env_bool("NOTIFY_EMAIL", True)
-WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
-WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 6)
-WEBHOOK_BACKOFF_SECONDS = env_int("WEBHOOK_BACKOFF_SECONDS", 30)
-WEBHOOK_BACKOFF_MAX_SECONDS = env_int("WEBHOOK_BACKOFF_MAX_SECONDS", 3600)
+# Every webhook POST: (connect, read) timeouts in seconds. WEBHOOK_TIMEOUT_SECONDS is the
+# older name of the read timeout.
+WEBHOOK_TIMEOUT = (
+    env_int("WEBHOOK_CONNECT_TIMEOUT_SECONDS", 3),
+    env_int("WEBHOOK_READ_TIMEOUT_SECONDS", env_int("WEBHOOK_TIMEOUT_SECONDS", 5)),
+)
+# The outbox (notifications.outbox): every e-mail, webhook and SMS is a row sent by the relay.
+# Attempts and backoff apply to every channel (WEBHOOK_* are their older names).
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", env_int("WEBHOOK_MAX_ATTEMPTS", 6))
+OUTBOX_BACKOFF_SECONDS = env_int("OUTBOX_BACKOFF_SECONDS", env_int("WEBHOOK_BACKOFF_SECONDS", 30))
+OUTBOX_BACKOFF_MAX_SECONDS = env_int(
+    "OUTBOX_BACKOFF_MAX_SECONDS", env_int("WEBHOOK_BACKOFF_MAX_SECONDS", 3600)
+)
+# A claimed row is due again this long after its claim (its worker died): longer than any one
+# send may take (webhook connect + read timeout, EMAIL_TIMEOUT per SMTP step).
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 120)
+# Rows claimed per batch; rows and seconds per relay run (then it rings itself again). The
+# budget also bounds how long a worker that consumes every queue (the embedded default) can be
+# kept from the sweep by slow receivers: budget + one send, well within the sweep interval.
+OUTBOX_RELAY_BATCH = env_int("OUTBOX_RELAY_BATCH", 50)
+OUTBOX_RELAY_LIMIT = env_int("OUTBOX_RELAY_LIMIT", 1000)
+OUTBOX_RELAY_BUDGET_SECONDS = env_int("OUTBOX_RELAY_BUDGET_SECONDS", 15)
+# Beat runs the relay this often as the safety net for doorbells lost while the broker was down.
+OUTBOX_RELAY_SECONDS = env_int("OUTBOX_RELAY_SECONDS", 30)
 # The one schedule source (no django-celery-beat). A sweep not started within its interval
 # expires instead of piling up behind a stopped worker; the next one catches up.
 CELERY_BEAT_SCHEDULE["sla-sweep"] = {
@@ -233,10 +275,23 @@ CELERY_BEAT_SCHEDULE["sla-sweep"] = {
     "schedule": float(SLA_SWEEP_SECONDS),
     "options": {"expires": float(SLA_SWEEP_SECONDS)},
 }
-CELERY_BEAT_SCHEDULE["webhooks-requeue"] = {
-    "task": "notifications.tasks.webhooks_requeue_task",
-    "schedule": 300.0,
-    "options": {"expires": 300.0},
+CELERY_BEAT_SCHEDULE["outbox-relay"] = {
+    "task": "notifications.tasks.outbox_relay_task",
+    "schedule": float(OUTBOX_RELAY_SECONDS),
+    "options": {"expires": float(OUTBOX_RELAY_SECONDS)},
+}
+# One queue per kind of work, so a slow kind never delays another: `sla` (the sweep), `notify`
+# (the outbox relay: network calls to mail servers and webhook receivers), `reports` (workbooks),
+# `celery` (anything else). A worker started without -Q consumes all of them (the embedded
+# default); production runs a worker per queue (README).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [
+    Queue(name) for name in (CELERY_TASK_DEFAULT_QUEUE, "sla", "notify", "reports")
+]
+CELERY_TASK_ROUTES = {
+    "sla.tasks.*": {"queue": "sla"},
+    "notifications.tasks.*": {"queue": "notify"},
+    "reports.tasks.*": {"queue": "reports"},
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Broadcast/control messages of the filesystem transport default to ./control in the cwd.

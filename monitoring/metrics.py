@@ -9,7 +9,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from jobs.selectors import job_runs
-from notifications.selectors import deliveries_failed, outbox_backlog
+from notifications.selectors import deliveries_failed_by_channel, outbox_backlog_by_channel
 from sla.engine import SWEEP_JOB
 from sla.selectors import clocks_due_count
 
@@ -42,7 +42,7 @@ class WhistleCollector(Collector):
         backlog = GaugeMetricFamily(
             "whistle_outbox_backlog", "Messages waiting to be sent, by channel", labels=["channel"]
         )
-        for channel, n in sorted(outbox_backlog(now=now).items()):
+        for channel, n in sorted(outbox_backlog_by_channel(now=now).items()):
             backlog.add_metric([channel], n)
         yield backlog
         failed = GaugeMetricFamily(
@@ -50,7 +50,7 @@ class WhistleCollector(Collector):
             "Messages whose delivery failed (webhooks given up on; mails of the last day)",
             labels=["channel"],
         )
-        for channel, n in sorted(deliveries_failed(now=now).items()):
+        for channel, n in sorted(deliveries_failed_by_channel().items()):
             failed.add_metric([channel], n)
         yield failed
 

@@ -1,17 +1,18 @@
 from django.contrib import admin
 
-from .models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from .models import Delivery, DeliveryAttempt, Notification, WebhookEndpoint
 
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["recipient", "ticket", "kind", "title", "created_at", "read_at", "emailed_at"]
+    list_display = ["recipient", "ticket", "kind", "title", "created_at", "read_at"]
     list_filter = ["kind"]
     list_select_related = ["recipient", "ticket"]
 
 
 class SuperuserOnly:
-    """Webhook endpoints carry signing secrets and send data out: superusers only."""
+    """Webhook endpoints carry signing secrets and send data out, and deliveries hold
+    addresses and payloads: superusers only."""
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_superuser
@@ -35,8 +36,8 @@ class WebhookEndpointAdmin(SuperuserOnly, admin.ModelAdmin):
     list_filter = ["active"]
 
 
-class WebhookAttemptInline(admin.TabularInline):
-    model = WebhookAttempt
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
     extra = 0
     can_delete = False
     readonly_fields = ["at", "status_code", "error", "duration_ms"]
@@ -45,15 +46,27 @@ class WebhookAttemptInline(admin.TabularInline):
         return False
 
 
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
-    """A record of what was sent: read-only."""
+@admin.register(Delivery)
+class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
+    """The outbox: what was and will be sent, on every channel. Read-only."""
 
-    list_display = ["key", "endpoint", "kind", "status", "attempts", "last_error", "created_at"]
-    list_filter = ["status", "kind", "endpoint"]
+    list_display = [
+        "key",
+        "channel",
+        "address",
+        "endpoint",
+        "kind",
+        "status",
+        "attempts",
+        "last_error",
+        "created_at",
+        "sent_at",
+    ]
+    list_filter = ["channel", "status", "endpoint"]
     list_select_related = ["endpoint"]
-    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
-    inlines = [WebhookAttemptInline]
+    search_fields = ["key", "address"]
+    readonly_fields = [f.name for f in Delivery._meta.fields]
+    inlines = [DeliveryAttemptInline]
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -11,9 +11,14 @@ class NotificationsConfig(AppConfig):
         from workorders import events
         from workorders.selectors import register_timeline_source
 
+        from .models import Channel
+        from .outbox import register_sender
         from .selectors import ticket_notifications_timeline
-        from .services import notify_chase, notify_transition
+        from .services import email_send, notify_chase, notify_transition, webhook_send
 
         events.subscribe(events.TRANSITION, notify_transition)
         events.subscribe(events.CHASE, notify_chase)
         register_timeline_source(ticket_notifications_timeline)
+        # What the outbox relay sends, by channel (the SMS channel registers its own).
+        register_sender(Channel.EMAIL, email_send)
+        register_sender(Channel.WEBHOOK, webhook_send)

@@ -39,9 +39,7 @@ class Notification(models.Model):
     key = models.CharField(max_length=120, unique=True)
     created_at = models.DateTimeField(_("时间"), db_index=True)
     read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
-    # Email channel: claimed (set) before sending, so a re-run task never mails twice.
-    emailed_at = models.DateTimeField(_("邮件发送时间"), null=True, blank=True)
-    email_error = models.CharField(_("邮件错误"), max_length=300, blank=True)
+    # Its e-mail, if any, is a `Delivery` (channel email) with the same key.
 
     class Meta:
         verbose_name = _("通知")
@@ -69,9 +67,17 @@ class Notification(models.Model):
         return self._shown()[1]
 
 
+class Channel(models.TextChoices):
+    """How a delivery leaves Whistle. Each channel has one sender (`notifications.outbox`)."""
+
+    EMAIL = "email", _("邮件")
+    WEBHOOK = "webhook", "Webhook"
+    SMS = "sms", _("短信")
+
+
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("待发送")
-    SUCCEEDED = "succeeded", _("已送达")
+    SENT = "sent", _("已发送")
     FAILED = "failed", _("发送失败")
 
 
@@ -101,16 +107,40 @@ class WebhookEndpoint(models.Model):
         return not self.kinds or kind in self.kinds
 
 
-class WebhookDelivery(models.Model):
-    """One event for one endpoint. `key` (event + endpoint) makes the delivery idempotent."""
+class Delivery(models.Model):
+    """The outbox: one message to send on one channel, written in the same transaction as the
+    change that causes it and sent afterwards by the relay (`notifications.outbox`).
 
-    endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
-    )
-    key = models.CharField(max_length=160, unique=True)
-    kind = models.CharField(_("类型"), max_length=16, choices=NotificationKind.choices)
+    `key` is the idempotency key, unique per channel and sent to the receiver with every
+    attempt (webhook header `X-Whistle-Delivery`, e-mail `Message-ID`), because a delivery is
+    sent at least once: a worker killed between sending and recording sends it again.
+    A pending row is due at `next_attempt_at`; claiming it moves that instant to the end of
+    the claim's lease, so a claim that dies with its worker falls due again by itself."""
+
+    channel = models.CharField(_("渠道"), max_length=16, choices=Channel.choices)
+    key = models.CharField(_("幂等键"), max_length=200)
+    # The notification kind, or the channel's own event name.
+    kind = models.CharField(_("类型"), max_length=32)
     ticket = models.ForeignKey(
         "workorders.Ticket", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("收件人"),
+    )
+    # E-mail address or phone number (webhooks go to the endpoint's current URL).
+    address = models.CharField(_("发往"), max_length=254, blank=True)
+    endpoint = models.ForeignKey(
+        "WebhookEndpoint",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("Webhook 接收端"),
     )
     payload = models.JSONField(_("内容"))
     status = models.CharField(
@@ -121,32 +151,43 @@ class WebhookDelivery(models.Model):
     last_status_code = models.PositiveSmallIntegerField(_("最近响应码"), null=True, blank=True)
     created_at = models.DateTimeField(_("创建时间"))
     next_attempt_at = models.DateTimeField(_("下次尝试"), null=True, blank=True)
-    delivered_at = models.DateTimeField(_("送达时间"), null=True, blank=True)
+    sent_at = models.DateTimeField(pgettext_lazy("delivery", "发送时间"), null=True, blank=True)
 
     class Meta:
-        verbose_name = _("Webhook 投递")
-        verbose_name_plural = _("Webhook 投递")
+        verbose_name = _("投递")
+        verbose_name_plural = pgettext_lazy("plural", "投递")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhook_due")]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "key"], name="delivery_channel_key"),
+        ]
+        indexes = [
+            # What the relay reads: due pending rows only (sent rows pile up, this stays small).
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_due",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(
+                fields=["created_at"], name="delivery_failed", condition=models.Q(status="failed")
+            ),
+        ]
 
     def __str__(self) -> str:
-        return self.key
+        return f"{self.channel}:{self.key}"
 
 
-class WebhookAttempt(models.Model):
+class DeliveryAttempt(models.Model):
     """Each try of a delivery, with what the receiver answered (or why it did not)."""
 
-    delivery = models.ForeignKey(
-        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
-    )
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
     at = models.DateTimeField(_("时间"))
     status_code = models.PositiveSmallIntegerField(_("响应码"), null=True, blank=True)
     error = models.CharField(_("错误"), max_length=500, blank=True)
     duration_ms = models.PositiveIntegerField(_("耗时(毫秒)"), default=0)
 
     class Meta:
-        verbose_name = _("Webhook 尝试")
-        verbose_name_plural = _("Webhook 尝试")
+        verbose_name = _("投递尝试")
+        verbose_name_plural = pgettext_lazy("plural", "投递尝试")
         ordering = ["at", "id"]
 
     def __str__(self) -> str:

@@ -1,12 +1,11 @@
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from workorders.permissions import sees_all_tickets
 
-from .models import DeliveryStatus, Notification, WebhookDelivery
+from .models import Channel, Delivery, DeliveryStatus, Notification
 
 
 def notifications_for(user) -> QuerySet[Notification]:
@@ -36,38 +35,29 @@ def ticket_notifications_timeline(ticket, user) -> list[dict]:
     ]
 
 
-# --------------------------------------------------------------------------- delivery health
-# What the metrics read of outgoing mail and webhooks. Each answer is one or two indexed
-# counts. (Point these two functions at the outbox when mail and webhooks move to one.)
-
-# A notification mail not sent within this window is not counted: Celery's retries for it
-# ended long ago, and counting older rows would read the whole table.
-EMAIL_WINDOW = timedelta(days=1)
-
-
-def _emails(now: datetime):
-    if not settings.NOTIFY_EMAIL:
-        return Notification.objects.none()
-    return Notification.objects.filter(
-        created_at__gte=now - EMAIL_WINDOW, emailed_at__isnull=True
-    ).exclude(recipient__email="")
+def outbox_backlog(*, now: datetime | None = None, channel: str | None = None) -> int:
+    """Deliveries waiting to be sent that are due now (not in flight under a claim, not
+    waiting for a retry): what a relay should be sending. Grows while no relay runs."""
+    qs = Delivery.objects.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=now or timezone.now()
+    )
+    if channel:
+        qs = qs.filter(channel=channel)
+    return qs.count()
 
 
-def outbox_backlog(*, now: datetime | None = None) -> dict[str, int]:
-    """Messages waiting to go out, by channel: webhook deliveries still pending (retries
-    included) and notification mails of the last day not sent yet."""
-    now = now or timezone.now()
-    return {
-        "email": _emails(now).count(),
-        "webhook": WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).count(),
-    }
+def deliveries_failed(*, channel: str | None = None) -> int:
+    """Deliveries given up on (attempts exhausted, or nowhere to send them)."""
+    qs = Delivery.objects.filter(status=DeliveryStatus.FAILED)
+    if channel:
+        qs = qs.filter(channel=channel)
+    return qs.count()
 
 
-def deliveries_failed(*, now: datetime | None = None) -> dict[str, int]:
-    """Messages that failed, by channel: webhook deliveries given up on, and notification
-    mails of the last day whose sending failed and that are not sent yet."""
-    now = now or timezone.now()
-    return {
-        "email": _emails(now).exclude(email_error="").count(),
-        "webhook": WebhookDelivery.objects.filter(status=DeliveryStatus.FAILED).count(),
-    }
+def outbox_backlog_by_channel(*, now: datetime | None = None) -> dict[str, int]:
+    """For the metrics: `outbox_backlog` of each channel."""
+    return {c: outbox_backlog(now=now, channel=c) for c in Channel.values}
+
+
+def deliveries_failed_by_channel() -> dict[str, int]:
+    return {c: deliveries_failed(channel=c) for c in Channel.values}

@@ -1,39 +1,35 @@
-"""Notifications: in-app rows, email and webhooks.
+"""Notifications: in-app rows, and the e-mails and webhooks that go with them.
 
-The in-app row is written in the caller's transaction (it is part of what happened); email and
-webhook deliveries are enqueued with `transaction.on_commit`, by id, so nothing is sent for a
-rolled-back change and a slow receiver never holds up the caller. Every delivery has a unique
-key (event + recipient or endpoint), so running anything twice sends nothing twice."""
+Everything is written in the caller's transaction: the in-app row (part of what happened) and,
+for the e-mail and the webhooks, outbox rows (`Delivery`) that the relay sends after the commit
+(`notifications.outbox`), so nothing is sent for a rolled-back change, nothing committed is lost
+when the broker or a worker dies, and a slow receiver never holds up the caller. Every delivery
+has a unique key (event + recipient or endpoint): writing it twice sends it once, and the
+receiver gets the key to drop the repeat of an at-least-once delivery."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import time
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import requests
 from django.conf import settings
-from django.core.mail import send_mail
-from django.db import transaction
-from django.db.models import F, Q
+from django.core.mail import EmailMessage
 from django.utils import timezone
 
 from .audience import Audience
 from .messages import chase_text, in_every_language, language_of, transition_text
-from .models import (
-    DeliveryStatus,
-    Notification,
-    NotificationKind,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from .models import Channel, Delivery, Notification, NotificationKind, WebhookEndpoint
+from .outbox import SendError, deliveries_enqueue
 
 SIGNATURE_HEADER = "X-Whistle-Signature"
+# The idempotency key of a delivery, on every webhook and e-mail (and on every retry of it).
+DELIVERY_HEADER = "X-Whistle-Delivery"
 
 TRANSITION_KINDS = {
     "dispatch": NotificationKind.DISPATCHED,
@@ -83,20 +79,6 @@ class Event:
     payload: dict
 
 
-def _enqueue(task_name: str, ids: list[int]) -> None:
-    if not ids:
-        return
-
-    def send() -> None:
-        from . import tasks
-
-        task = getattr(tasks, task_name)
-        for pk in ids:
-            task.delay(pk)
-
-    transaction.on_commit(send)
-
-
 def _notification(note: Note, now: datetime) -> Notification:
     title, body = note.text
     return Notification(
@@ -112,8 +94,8 @@ def _notification(note: Note, now: datetime) -> Notification:
 
 
 def notifications_create(*, notes: Iterable[Note], now: datetime) -> int:
-    """Write in-app notifications (a second write of the same key is ignored) and enqueue
-    their emails after commit. Returns how many notes were given."""
+    """Write in-app notifications and, for recipients with an e-mail address, their e-mails to
+    the outbox (a second write of the same key is ignored). Returns how many notes were given."""
     notes = list(notes)
     if not notes:
         return 0
@@ -121,50 +103,52 @@ def notifications_create(*, notes: Iterable[Note], now: datetime) -> int:
         [_notification(n, now) for n in notes], ignore_conflicts=True, batch_size=500
     )
     if settings.NOTIFY_EMAIL:
-        keys = [n.key for n in notes if getattr(n.recipient, "email", "")]
-        if keys:
-            ids = list(
-                Notification.objects.filter(key__in=keys, emailed_at__isnull=True).values_list(
-                    "id", flat=True
+        mails = []
+        for n in notes:
+            address = getattr(n.recipient, "email", "")
+            if not address:
+                continue
+            subject, body = n.text
+            mails.append(
+                Delivery(
+                    channel=Channel.EMAIL,
+                    key=n.key,
+                    kind=n.kind,
+                    ticket_id=n.ticket_id,
+                    recipient=n.recipient,
+                    address=address,
+                    payload={"subject": subject[:200], "body": body},
+                    created_at=now,
                 )
             )
-            _enqueue("notification_email_task", ids)
+        deliveries_enqueue(mails)
     return len(notes)
 
 
 def webhooks_create(
     *, events: Iterable[Event], now: datetime, endpoints: list[WebhookEndpoint] | None = None
 ) -> int:
-    """One delivery per (event, active endpoint that wants its kind), enqueued after commit."""
+    """One outbox row per (event, active endpoint that wants its kind)."""
     events = list(events)
     if not events:
         return 0
     if endpoints is None:
         endpoints = list(WebhookEndpoint.objects.filter(active=True))
     rows = [
-        WebhookDelivery(
+        Delivery(
+            channel=Channel.WEBHOOK,
             endpoint=ep,
-            key=f"{ev.key}:ep{ep.pk}"[:160],
+            key=f"{ev.key}:ep{ep.pk}",
             kind=ev.kind,
             ticket_id=ev.ticket_id,
             payload=ev.payload,
             created_at=now,
-            next_attempt_at=now,
         )
         for ev in events
         for ep in endpoints
         if ep.wants(ev.kind)
     ]
-    if not rows:
-        return 0
-    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    ids = list(
-        WebhookDelivery.objects.filter(
-            key__in=[r.key for r in rows], status=DeliveryStatus.PENDING, attempts=0
-        ).values_list("id", flat=True)
-    )
-    _enqueue("webhook_deliver_task", ids)
-    return len(rows)
+    return deliveries_enqueue(rows)
 
 
 def ticket_payload(ticket) -> dict:
@@ -253,29 +237,30 @@ def notify_chase(*, ticket, chase, by, now: datetime) -> None:
     )
 
 
-# --------------------------------------------------------------------------- delivering
+# --------------------------------------------------------------------------- senders
+# Registered with the outbox in `NotificationsConfig.ready()`; the relay calls them.
 
 
-def notification_send_email(*, notification_id: int, now: datetime | None = None) -> bool:
-    """Mail one notification to its recipient, at most once: the row is claimed (emailed_at
-    set) before sending and released again if the backend fails, so a retry can send it."""
-    now = now or timezone.now()
-    n = Notification.objects.select_related("recipient").filter(pk=notification_id).first()
-    if n is None or not n.recipient.email or n.emailed_at is not None:
-        return False
-    if not Notification.objects.filter(pk=n.pk, emailed_at__isnull=True).update(emailed_at=now):
-        return False
-    try:
-        send_mail(
-            subject=n.title,
-            message=n.body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[n.recipient.email],
-        )
-    except Exception as exc:
-        Notification.objects.filter(pk=n.pk).update(emailed_at=None, email_error=str(exc)[:300])
-        raise
-    return True
+def message_id(delivery: Delivery) -> str:
+    """A Message-ID made from the idempotency key: every try of one e-mail carries the same one,
+    so a mail system (or reader) that sees it twice can drop the repeat."""
+    local = re.sub(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+", ".", delivery.key).strip(".")
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip("> ") or "whistle.invalid"
+    return f"<{local}@{domain}>"
+
+
+def email_send(delivery: Delivery) -> None:
+    """Send one e-mail delivery (subject and body in the recipient's language, fixed when the
+    notification was written) through the configured e-mail backend."""
+    if not delivery.address:
+        raise SendError("no e-mail address", permanent=True)
+    EmailMessage(
+        subject=delivery.payload.get("subject", ""),
+        body=delivery.payload.get("body", ""),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[delivery.address],
+        headers={"Message-ID": message_id(delivery), DELIVERY_HEADER: delivery.key},
+    ).send()
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -288,94 +273,33 @@ def verify_signature(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, body), header or "")
 
 
-@dataclass(frozen=True)
-class DeliveryResult:
-    status: str
-    retry_in: int | None = None
-
-
-def _backoff(attempt: int) -> int:
-    base = settings.WEBHOOK_BACKOFF_SECONDS
-    return min(base * 2 ** (attempt - 1), settings.WEBHOOK_BACKOFF_MAX_SECONDS)
-
-
-def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> DeliveryResult | None:
-    """POST one delivery once. The attempt is claimed by a conditional UPDATE on the attempt
-    counter, so two workers holding the same task never both post it. Each attempt is
-    recorded; a failure below the attempt limit asks the caller to retry after an
-    exponentially growing delay, and the last failure marks the delivery failed."""
-    now = now or timezone.now()
-    d = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
-    if d is None or d.status != DeliveryStatus.PENDING:
-        return None
-    if not d.endpoint.active:
-        WebhookDelivery.objects.filter(pk=d.pk, status=DeliveryStatus.PENDING).update(
-            status=DeliveryStatus.FAILED, last_error="endpoint disabled"
-        )
-        return DeliveryResult(DeliveryStatus.FAILED)
-    timeout = settings.WEBHOOK_TIMEOUT_SECONDS
-    lease = now + timedelta(seconds=timeout + 60)
-    claimed = WebhookDelivery.objects.filter(
-        pk=d.pk, status=DeliveryStatus.PENDING, attempts=d.attempts
-    ).update(attempts=F("attempts") + 1, next_attempt_at=lease)
-    if not claimed:
-        return None
-    attempt = d.attempts + 1
-    body = json.dumps(d.payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def webhook_send(delivery: Delivery) -> int:
+    """POST one webhook delivery to its endpoint's current URL, signed with its current secret,
+    within the connect and read timeouts of `WEBHOOK_TIMEOUT`. Any 2xx answer is success."""
+    endpoint = delivery.endpoint
+    if endpoint is None or not endpoint.active:
+        raise SendError("endpoint disabled", permanent=True)
+    body = json.dumps(delivery.payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     body = body.encode()
     headers = {
         "Content-Type": "application/json; charset=utf-8",
-        SIGNATURE_HEADER: sign(d.endpoint.secret, body),
-        "X-Whistle-Event": d.kind,
-        "X-Whistle-Delivery": d.key,
+        SIGNATURE_HEADER: sign(endpoint.secret, body),
+        "X-Whistle-Event": delivery.kind,
+        DELIVERY_HEADER: delivery.key,
         "User-Agent": "Whistle-Webhook/1",
     }
-    code, error = None, ""
-    started = time.monotonic()
     try:
         response = requests.post(
-            d.endpoint.url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+            endpoint.url,
+            data=body,
+            headers=headers,
+            timeout=settings.WEBHOOK_TIMEOUT,
+            allow_redirects=False,
         )
-        code = response.status_code
-        if not 200 <= code < 300:
-            error = f"HTTP {code}"
-    except requests.Timeout:
-        error = "timeout"
+    except requests.Timeout as exc:
+        raise SendError("timeout") from exc
     except requests.RequestException as exc:
-        error = (type(exc).__name__ + ": " + str(exc))[:500]
-    elapsed = int((time.monotonic() - started) * 1000)
-    WebhookAttempt.objects.create(
-        delivery=d, at=now, status_code=code, error=error, duration_ms=elapsed
-    )
-    fields = {"last_status_code": code, "last_error": error}
-    if not error:
-        WebhookDelivery.objects.filter(pk=d.pk).update(
-            status=DeliveryStatus.SUCCEEDED, delivered_at=now, next_attempt_at=None, **fields
-        )
-        return DeliveryResult(DeliveryStatus.SUCCEEDED)
-    if attempt >= settings.WEBHOOK_MAX_ATTEMPTS:
-        WebhookDelivery.objects.filter(pk=d.pk).update(
-            status=DeliveryStatus.FAILED, next_attempt_at=None, **fields
-        )
-        return DeliveryResult(DeliveryStatus.FAILED)
-    delay = _backoff(attempt)
-    WebhookDelivery.objects.filter(pk=d.pk).update(
-        next_attempt_at=now + timedelta(seconds=delay), **fields
-    )
-    return DeliveryResult(DeliveryStatus.PENDING, retry_in=delay)
-
-
-def webhooks_requeue(*, now: datetime | None = None, grace_seconds: int = 300) -> int:
-    """Re-enqueue pending deliveries whose task was lost (worker gone, broker flushed):
-    due for longer than the grace period. Safe with the original task still alive, because
-    an attempt is claimed before it is posted."""
-    now = now or timezone.now()
-    ids = list(
-        WebhookDelivery.objects.filter(
-            Q(status=DeliveryStatus.PENDING),
-            Q(next_attempt_at__lte=now - timedelta(seconds=grace_seconds)),
-        ).values_list("id", flat=True)[:1000]
-    )
-    with transaction.atomic():
-        _enqueue("webhook_deliver_task", ids)
-    return len(ids)
+        raise SendError(f"{type(exc).__name__}: {exc}") from exc
+    if not 200 <= response.status_code < 300:
+        raise SendError(f"HTTP {response.status_code}", code=response.status_code)
+    return response.status_code

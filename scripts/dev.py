@@ -71,6 +71,8 @@ def cmd_up() -> int:
                 "config",
                 "worker",
                 "--beat",
+                # Every queue in one worker: the sweep, the outbox relay, reports, the rest.
+                "--queues=sla,notify,reports,celery",
                 "--loglevel=INFO",
                 "--concurrency=1",
                 "--pool=solo",

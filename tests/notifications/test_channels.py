@@ -1,4 +1,5 @@
-"""Email and webhook channels: enqueued after commit, delivered by tasks, each exactly once."""
+"""Email and webhook channels: written to the outbox with the change, sent by the relay after
+the commit, each once (and every try carries the same idempotency key)."""
 
 import hashlib
 import hmac
@@ -8,8 +9,9 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
-from notifications.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from notifications.services import SIGNATURE_HEADER, verify_signature, webhook_deliver
+from notifications.models import Delivery, DeliveryAttempt, Notification, WebhookEndpoint
+from notifications.outbox import outbox_relay
+from notifications.services import DELIVERY_HEADER, SIGNATURE_HEADER, verify_signature
 from sla.engine import sla_sweep
 from tests.factories import ticket_in_state
 from tests.sla.conftest import T0
@@ -24,7 +26,10 @@ def endpoint(receiver, db):
 
 
 def remind_due(cast):
+    """An accepted order whose promise reminder (50 %) is due; its earlier webhooks (the
+    dispatch) already sent."""
     t = ticket_in_state(cast, State.ACCEPTED, now=T0)
+    Delivery.objects.update(status="sent")
     return t, T0 + GENERAL / 2
 
 
@@ -45,78 +50,103 @@ def test_webhook_signature_is_verifiable_by_the_receiver(
     assert payload["ticket"]["number"] == t.number
     assert payload["clock"]["kind"] == "promise"
     assert "customer_phone" not in json.dumps(payload)
-    delivery = WebhookDelivery.objects.get(kind="remind")
-    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("succeeded", 1, 200)
+    delivery = Delivery.objects.get(channel="webhook", kind="remind")
+    assert req["headers"][DELIVERY_HEADER] == delivery.key
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("sent", 1, 200)
     assert delivery.attempt_log.count() == 1
 
 
-def test_webhook_is_delivered_once_even_if_the_task_runs_twice(
+def test_webhook_is_delivered_once_even_if_the_relay_runs_twice(
     cast, endpoint, receiver, django_capture_on_commit_callbacks
 ):
     _t, now = remind_due(cast)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         sla_sweep(now=now)
-    delivery = WebhookDelivery.objects.get(kind="remind")
-    assert webhook_deliver(delivery_id=delivery.pk) is None
+    assert len(callbacks) >= 1  # the doorbell rang (and, eager in tests, ran the relay)
+    again = outbox_relay()
+    assert again.claimed == 0
     assert len(receiver.requests) == 1
 
 
 def test_failing_receiver_is_retried_with_backoff_and_the_failure_recorded(
     cast, endpoint, receiver, settings, django_capture_on_commit_callbacks
 ):
-    settings.WEBHOOK_MAX_ATTEMPTS = 3
+    settings.OUTBOX_MAX_ATTEMPTS = 3
+    base = settings.OUTBOX_BACKOFF_SECONDS
     receiver.status = 500
     _t, now = remind_due(cast)
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with django_capture_on_commit_callbacks(execute=False):
         sla_sweep(now=now)
-    delivery = WebhookDelivery.objects.get(kind="remind")
+    delivery = Delivery.objects.get(channel="webhook", kind="remind")
 
-    # The service, attempt by attempt: each failure schedules the next one later.
-    first = webhook_deliver(delivery_id=delivery.pk, now=now)
-    assert first.status == "pending" and first.retry_in == settings.WEBHOOK_BACKOFF_SECONDS
-    second = webhook_deliver(delivery_id=delivery.pk, now=now)
-    assert second.retry_in == 2 * settings.WEBHOOK_BACKOFF_SECONDS
+    # Each failure schedules the next try later, twice as far each time.
+    assert outbox_relay(now=now).retrying == 1
     delivery.refresh_from_db()
-    assert delivery.next_attempt_at == now + timedelta(seconds=second.retry_in)
+    assert delivery.next_attempt_at == now + timedelta(seconds=base)
+    assert outbox_relay(now=now + timedelta(seconds=base - 1)).claimed == 0  # not due yet
+    second = now + timedelta(seconds=base)
+    assert outbox_relay(now=second).retrying == 1
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at == second + timedelta(seconds=2 * base)
 
-    # The task retries (eagerly in tests) until the limit, then the delivery is failed.
-    for callback in callbacks:
-        callback()
+    # The last allowed attempt fails the delivery for good.
+    assert outbox_relay(now=second + timedelta(seconds=2 * base)).failed == 1
     delivery.refresh_from_db()
     assert len(receiver.requests) == 3
-    assert (delivery.status, delivery.attempts) == ("failed", 3)
+    assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == ("failed", 3, None)
     assert delivery.last_error == "HTTP 500"
     assert list(delivery.attempt_log.values_list("status_code", flat=True)) == [500, 500, 500]
+    assert outbox_relay(now=now + timedelta(days=30)).claimed == 0
+    # Every try carried the same idempotency key.
+    assert {r["headers"][DELIVERY_HEADER] for r in receiver.requests} == {delivery.key}
 
 
 def test_unreachable_receiver_failure_is_recorded(cast, settings, db):
-    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    settings.OUTBOX_MAX_ATTEMPTS = 1
     WebhookEndpoint.objects.create(name="down", url="http://127.0.0.1:9/hook", secret="x")
     _t, now = remind_due(cast)
     sla_sweep(now=now)
-    delivery = WebhookDelivery.objects.get(kind="remind")
-    result = webhook_deliver(delivery_id=delivery.pk, now=now)
+    delivery = Delivery.objects.get(channel="webhook", kind="remind")
+    assert outbox_relay(now=now).failed == 1
     delivery.refresh_from_db()
-    assert result.status == "failed" and delivery.status == "failed"
+    assert delivery.status == "failed"
     assert "ConnectionError" in delivery.last_error
-    assert WebhookAttempt.objects.filter(delivery=delivery, status_code=None).count() == 1
+    assert DeliveryAttempt.objects.filter(delivery=delivery, status_code=None).count() == 1
+
+
+def test_disabled_endpoint_fails_its_pending_deliveries_without_posting(
+    cast, endpoint, receiver, django_capture_on_commit_callbacks
+):
+    _t, now = remind_due(cast)
+    with django_capture_on_commit_callbacks(execute=False):
+        sla_sweep(now=now)
+    endpoint.active = False
+    endpoint.save()
+    assert outbox_relay(now=now).failed == 1
+    delivery = Delivery.objects.get(channel="webhook", kind="remind")
+    assert (delivery.status, delivery.attempts, delivery.last_error) == (
+        "failed",
+        1,
+        "endpoint disabled",
+    )
+    assert receiver.requests == []
 
 
 def test_slow_receiver_does_not_block_the_sweep(
     cast, endpoint, receiver, settings, django_capture_on_commit_callbacks
 ):
-    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
-    settings.WEBHOOK_MAX_ATTEMPTS = 1
+    settings.WEBHOOK_TIMEOUT = (1, 0.5)
+    settings.OUTBOX_MAX_ATTEMPTS = 1
     receiver.delay = 3
     t, now = remind_due(cast)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         result = sla_sweep(now=now)
     # The sweep recorded and notified without talking to the receiver at all: the
-    # delivery is only enqueued, for after the commit, to a task.
+    # delivery is only an outbox row, rung for after the commit.
     assert result.events == 1 and result.webhooks == 1
     assert receiver.requests == []
     assert Notification.objects.filter(ticket=t, kind="remind").exists()
-    delivery = WebhookDelivery.objects.get(kind="remind")
+    delivery = Delivery.objects.get(channel="webhook", kind="remind")
     assert (delivery.status, delivery.attempts) == ("pending", 0)
     assert len(callbacks) >= 1
 
@@ -125,6 +155,7 @@ def test_slow_receiver_does_not_block_the_sweep(
     delivery.refresh_from_db()
     assert len(receiver.requests) == 1
     assert (delivery.status, delivery.last_error) == ("failed", "timeout")
+    assert delivery.attempt_log.get().duration_ms < 2500  # the read timeout, not the 3 s
 
 
 def test_endpoint_kinds_filter_what_it_hears(cast, receiver, db):
@@ -133,9 +164,10 @@ def test_endpoint_kinds_filter_what_it_hears(cast, receiver, db):
     )
     _t, now = remind_due(cast)
     sla_sweep(now=now)
-    assert not WebhookDelivery.objects.exists()  # neither the dispatch nor the remind
+    webhooks = Delivery.objects.filter(channel="webhook")
+    assert not webhooks.exists()  # neither the dispatch nor the remind
     sla_sweep(now=T0 + GENERAL)
-    assert list(WebhookDelivery.objects.values_list("kind", flat=True)) == ["supervise"]
+    assert list(webhooks.values_list("kind", flat=True)) == ["supervise"]
 
 
 def test_email_is_sent_once_in_the_recipients_language(
@@ -148,16 +180,21 @@ def test_email_is_sent_once_in_the_recipients_language(
     t, now = remind_due(cast)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         sla_sweep(now=now)
+    assert mail.outbox == []  # nothing before the commit
     for callback in callbacks:
         callback()
-    for callback in callbacks:  # a redelivered task
+    for callback in callbacks:  # a second doorbell
         callback()
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["handler@example.com"]
     assert message.subject.startswith(f"[Remind] Order {t.number}")
     n = Notification.objects.get(ticket=t, kind="remind")
-    assert n.emailed_at is not None
+    delivery = Delivery.objects.get(channel="email", key=n.key)
+    assert (delivery.status, delivery.address) == ("sent", "handler@example.com")
+    assert delivery.sent_at is not None
+    assert message.extra_headers[DELIVERY_HEADER] == n.key
+    assert message.extra_headers["Message-ID"] == f"<sla.{n.key[4:].replace(':', '.')}@localhost>"
 
 
 def test_nothing_is_enqueued_when_the_transaction_rolls_back(
@@ -178,7 +215,7 @@ def test_nothing_is_enqueued_when_the_transaction_rolls_back(
         sla_sweep(now=now)
         raise Boom
     assert callbacks == []
-    assert not WebhookDelivery.objects.filter(kind="remind").exists()
+    assert not Delivery.objects.filter(kind="remind").exists()
 
 
 def test_webhook_admin_is_superuser_only(client, cast):
@@ -190,4 +227,4 @@ def test_webhook_admin_is_superuser_only(client, cast):
 
     client.force_login(User.objects.create_superuser("root", "root@example.com", PASSWORD))
     assert client.get("/admin/notifications/webhookendpoint/").status_code == 200
-    assert client.get("/admin/notifications/webhookdelivery/").status_code == 200
+    assert client.get("/admin/notifications/delivery/").status_code == 200
