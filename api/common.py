@@ -45,7 +45,8 @@ def get_ticket(request, number: str, *, lock: bool = False) -> Ticket:
     """The order by number if the user may see it, else 404 (never 403: no probing).
     With `lock`, the row is locked for the rest of the transaction (PostgreSQL). Writes need
     no lock here: the services lock and re-read the order themselves."""
-    if len(number) > 16:
+    if len(number) > 16 or "\x00" in number:
+        # PostgreSQL refuses NUL in a text parameter; no order number has one.
         raise NotFound()
     qs = tickets_visible_to(request.user).select_related(
         "category", "department", "handler", "reporter", "promise_clock"

@@ -1,15 +1,21 @@
 """One error shape for every API response that is not a success:
 `{"error": {"code": "...", "message": "...", "fields": {...}}}`, the message in the request's
 language. Domain errors carry their own code and status (workorders.errors); DRF's and Django's
-own exceptions are mapped here. Anything else is a bug and stays a 500."""
+own exceptions are mapped here, and a database or broker that cannot be reached is a 503 with
+Retry-After (the client should try again, nothing is wrong with its request). Anything else is a
+bug and stays a 500."""
 
 from __future__ import annotations
 
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError as BrokerOperationalError
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -86,8 +92,47 @@ def _messages() -> dict[type, tuple[str, str]]:
     }
 
 
+# Seconds a client should wait before trying again while the database or the broker is down.
+RETRY_AFTER_SECONDS = 30
+UNAVAILABLE = (DatabaseOperationalError, InterfaceError, BrokerOperationalError)
+
+
+def unavailable_body() -> dict:
+    return error_body("unavailable", _("服务暂时不可用，请稍后再试。"))
+
+
+def bad_request_body() -> dict:
+    return error_body("bad_request", _("请求无效。"))
+
+
+def unavailable_response() -> JsonResponse:
+    """The API's 503 outside a DRF view (middleware)."""
+    response = JsonResponse(unavailable_body(), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def bad_request_response() -> JsonResponse:
+    """The API's 400 outside a DRF view (middleware: NUL bytes in the path or query)."""
+    return JsonResponse(bad_request_body(), status=400)
+
+
 def exception_handler(exc, context):
     headers = {}
+    if isinstance(exc, UNAVAILABLE):
+        # Token lookup (authentication) runs inside the view's dispatch, so a database that is
+        # down during authentication lands here too. Answer JSON even to a browser: the
+        # browsable renderer would ask the database for the user again.
+        request = context.get("request")
+        if request is not None:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        set_rollback()
+        return Response(
+            unavailable_body(),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(
@@ -103,9 +148,9 @@ def exception_handler(exc, context):
             error_body("too_large", _("请求内容过大。")),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
-    elif isinstance(exc, SuspiciousOperation):
+    elif isinstance(exc, (SuspiciousOperation, BadRequest)):
         set_rollback()
-        return Response(error_body("bad_request", _("请求无效。")), status=400)
+        return Response(bad_request_body(), status=400)
     if not isinstance(exc, exceptions.APIException):
         return None
 

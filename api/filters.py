@@ -16,6 +16,8 @@ from customers.selectors import callback_queue
 from sla.models import SlaStatus
 from sla.selectors import filter_sla_status
 from workorders.models import STATES_OF_STAGE, Stage, State, Ticket, Urgency
+from workorders.selectors import tickets_matching_phone
+from workorders.validators import validate_date_in_range
 
 MAX_ID = 2**63 - 1
 
@@ -49,10 +51,16 @@ class TicketFilter(django_filters.FilterSet):
     elderly = django_filters.BooleanFilter(field_name="is_elderly", label=_("老年客户"))
     priority = django_filters.BooleanFilter(field_name="is_priority", label=_("重点客户"))
     reported_after = django_filters.IsoDateTimeFilter(
-        field_name="reported_at", lookup_expr="gte", label=_("报单时间起")
+        field_name="reported_at",
+        lookup_expr="gte",
+        label=_("报单时间起"),
+        validators=[validate_date_in_range],
     )
     reported_before = django_filters.IsoDateTimeFilter(
-        field_name="reported_at", lookup_expr="lt", label=_("报单时间止")
+        field_name="reported_at",
+        lookup_expr="lt",
+        label=_("报单时间止"),
+        validators=[validate_date_in_range],
     )
     q = django_filters.CharFilter(
         method="filter_search", max_length=32, label=_("工单号或客户电话后几位")
@@ -106,5 +114,6 @@ class TicketFilter(django_filters.FilterSet):
                 qs.filter(number=value) if len(value) == 16 else qs.filter(number__startswith=value)
             )
         if re.fullmatch(r"\d{4,11}", value):
-            return qs.filter(customer_phone__endswith=value)
+            # More than four digits match only where the user may see the full number.
+            return tickets_matching_phone(self.request.user, value, qs, suffix=True)
         return qs.none()

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import BadRequest
 from django.db.models import Q
-from django.db.models.functions import Right
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,7 +21,12 @@ from django.utils.translation import gettext_lazy as _
 from workorders import services
 from workorders.models import RequestStatus, Stage, Ticket
 from workorders.permissions import can_see_full_phone, mask_phone, may
-from workorders.selectors import allowed_transitions, ticket_timeline, tickets_visible_to
+from workorders.selectors import (
+    allowed_transitions,
+    ticket_timeline,
+    tickets_matching_phone,
+    tickets_visible_to,
+)
 
 from . import views
 from .display import sla_badge_html
@@ -118,6 +123,8 @@ class TicketAdmin(admin.ModelAdmin):
     # The search box appears when search_fields is set; get_search_results does the work.
     search_fields = ["number"]
     search_help_text = _("工单号、客户电话（完整号码或后四位）、客户姓名、标题或描述")
+    # For roles that see masked numbers: a full number is searched by its last four digits.
+    search_help_text_masked = _("工单号、客户电话后四位、客户姓名、标题或描述")
     list_select_related = ["category", "category__parent", "department", "handler"]
     # DESIGN.md §5: urgent first, then VIP/elderly/claimed-escalation/repeat, then nearest due.
     ordering = ["-is_urgent", "-is_priority", "promise_due_at", "id"]
@@ -242,7 +249,9 @@ class TicketAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """Number (full or prefix), phone (full, or the last four digits), customer name,
-        title or description."""
+        title or description. Roles that see masked numbers search a phone by its last four
+        digits only (workorders.selectors.tickets_matching_phone): they are told so, and the
+        result never confirms the digits they may not see."""
         term = search_term.strip()
         if not term:
             return queryset, False
@@ -253,15 +262,16 @@ class TicketAdmin(admin.ModelAdmin):
             return queryset.filter(number__startswith=term), False
         digits = re.sub(r"[\s\-]", "", term)
         if digits.isdigit():
-            if len(digits) == 4:
-                # Matches the expression index ticket_phone_last4.
-                return (
-                    queryset.annotate(phone_last4=Right("customer_phone", 4)).filter(
-                        phone_last4=digits
-                    ),
-                    False,
+            if len(digits) < 4:
+                return queryset.none(), False
+            if len(digits) > 4 and not can_see_full_phone(request.user):
+                self.message_user(
+                    request,
+                    gettext("您的角色看不到客户的完整号码，已按后四位“%(last4)s”搜索。")
+                    % {"last4": digits[-4:]},
+                    level="info",
                 )
-            return queryset.filter(Q(customer_phone=term) | Q(customer_phone=digits)), False
+            return tickets_matching_phone(request.user, digits, queryset), False
         return (
             queryset.filter(
                 Q(customer_name__icontains=term)
@@ -270,6 +280,18 @@ class TicketAdmin(admin.ModelAdmin):
             ),
             False,
         )
+
+    def get_changelist_instance(self, request):
+        try:
+            cl = super().get_changelist_instance(request)
+        except (ValueError, OverflowError) as exc:
+            # The changelist parses its lookups and counts the rows here. A date-hierarchy year
+            # of 9999 or 1 overflows in Django's own date maths (or converting to UTC): a bad
+            # request, not a 500. (Unparsable lookups are Django's IncorrectLookupParameters.)
+            raise BadRequest(str(exc)) from exc
+        if not can_see_full_phone(request.user):
+            cl.search_help_text = self.search_help_text_masked
+        return cl
 
     # ------------------------------------------------------------------ columns
 

@@ -509,3 +509,28 @@ PERMISSIONS_POLICY = {
     "serial": [],
     "usb": [],
 }
+
+# --- bad input, photos, private data (reliability issue, part 6/8) ---
+# A NUL byte in the path or query answers 400 before any lookup (after LocaleMiddleware, so the
+# API's JSON error is in the request's language); a database or broker that is down while a view
+# runs answers 503 with Retry-After instead of the 500 page.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.locale.LocaleMiddleware") + 1,
+    "config.middleware.RejectNulMiddleware",
+)
+MIDDLEWARE.append("config.middleware.ServiceUnavailableMiddleware")
+# JSON nested deeper than api.parsers.MAX_DEPTH is a 400, not a RecursionError.
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = ["api.parsers.LimitedJSONParser"]
+# Largest photo in pixels (width × height). Pillow's own decompression-bomb limit is set to it
+# (workorders.apps); a larger image is refused before it is decoded or stored.
+ATTACHMENT_MAX_PIXELS = env_int("ATTACHMENT_MAX_PIXELS", 40_000_000)
+# Photos kept between a failed phone report and its retry, per user across all their forms:
+# beyond either cap the oldest forms' photos are dropped first (web.uploads).
+WEB_UPLOAD_KEEP_MAX_FILES = env_int("WEB_UPLOAD_KEEP_MAX_FILES", 6)
+WEB_UPLOAD_KEEP_MAX_BYTES = env_int("WEB_UPLOAD_KEEP_MAX_BYTES", 30 * 1024 * 1024)
+# Kept photos older than WEB_UPLOAD_KEEP_HOURS are removed by this sweep (default queue).
+CELERY_BEAT_SCHEDULE["web-uploads-sweep"] = {
+    "task": "web.tasks.uploads_sweep_task",
+    "schedule": 3600.0,
+    "options": {"expires": 3600.0},
+}

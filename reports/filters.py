@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Department
 from workorders.models import Category, Channel, Urgency
+from workorders.validators import validate_date_in_range
 
 from . import kpis
 from .kpis import Period, Scope
@@ -54,8 +55,12 @@ class ReportFilterForm(forms.Form):
         choices=[(k, v) for k, v in kpis.PERIOD_KINDS.items()],
         required=False,
     )
-    start = forms.DateField(label=_("开始日期"), required=False)
-    end = forms.DateField(label=_("结束日期"), required=False)
+    # Bounded: the period maths (the previous period, the day after the end) overflowed at the
+    # ends of Python's date range.
+    start = forms.DateField(
+        label=_("开始日期"), required=False, validators=[validate_date_in_range]
+    )
+    end = forms.DateField(label=_("结束日期"), required=False, validators=[validate_date_in_range])
     department = forms.ModelChoiceField(
         label=_("部门"), queryset=Department.objects.filter(is_active=True), required=False
     )

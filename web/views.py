@@ -94,7 +94,13 @@ def report(request):
                 return response
         status = 400
         if key:
-            uploads.keep(user, key, photos, drop=drop)
+            refused = uploads.keep(user, key, photos, drop=drop)
+            if refused:
+                form.add_error(
+                    "photos",
+                    _("暂存照片已达上限，以下照片未保留，提交时请重新选择：%(names)s")
+                    % {"names": "、".join(refused)},
+                )
             form.kept = uploads.kept(user, key)
             form.fields["drop_kept"].choices = [(k["id"], k["name"]) for k in form.kept]
         category = form.cleaned_data.get("category")

@@ -4,12 +4,14 @@ the API, admin, web pages and exports all start from it."""
 from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Right
 from django.http import Http404
 
 from accounts.roles import Role
-from workorders.permissions import sees_all_tickets
+from workorders.permissions import can_see_full_phone, sees_all_tickets
 
 from .models import Attachment, CoHandling, Ticket
+from .phones import normalize_phone
 
 
 def tickets_visible_to(user, qs: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
@@ -36,6 +38,9 @@ def tickets_visible_to(user, qs: QuerySet[Ticket] | None = None) -> QuerySet[Tic
 
 def ticket_get_visible(user, number: str, qs: QuerySet[Ticket] | None = None) -> Ticket:
     """The order by number if the user may see it; 404 otherwise (never 403: no probing)."""
+    if "\x00" in number:
+        # No order number has one, and PostgreSQL refuses NUL in a text parameter (a 500).
+        raise Http404
     try:
         return tickets_visible_to(user, qs).get(number=number)
     except Ticket.DoesNotExist:
@@ -121,3 +126,27 @@ def visible_attachment(user, pk) -> Attachment | None:
         .select_related("ticket")
         .first()
     )
+
+
+def tickets_matching_phone(
+    user, digits: str, qs: QuerySet[Ticket] | None = None, *, suffix: bool = False
+) -> QuerySet[Ticket]:
+    """Orders whose customer phone matches the typed `digits` (4 or more, hyphen-free): the
+    whole number, or with `suffix` its last digits. The last four digits (shown in the masked
+    number) match for everyone. More digits are compared only where the user may see the full
+    number (`can_see_full_phone`: roles with the right, the reporter on their own orders);
+    elsewhere only their last four are, so the result never depends on hidden digits and a
+    search cannot confirm a number the user may not see. `qs`: orders the user may see."""
+    qs = tickets_visible_to(user) if qs is None else qs
+    by_last4 = qs.annotate(phone_last4=Right("customer_phone", 4)).filter(
+        phone_last4=digits[-4:]  # the expression index ticket_phone_last4
+    )
+    if len(digits) == 4:
+        return by_last4
+    if suffix:
+        full = Q(customer_phone__endswith=digits)
+    else:
+        full = Q(customer_phone__in={digits, normalize_phone(digits)})
+    if can_see_full_phone(user):
+        return qs.filter(full)
+    return by_last4.filter(full | ~Q(reporter=user))

@@ -5,11 +5,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.factories import jpeg_bytes, ticket_in_state
+from workorders.models import Attachment
 
 pytestmark = pytest.mark.django_db
 
 
-def test_uploaded_photo_downloads_byte_for_byte_within_scope(cast, api):
+def test_uploaded_photo_downloads_as_stored_within_scope(cast, api):
     t = ticket_in_state(cast, "dispatched")
     data = jpeg_bytes()
     up = api("frontline").post(
@@ -18,6 +19,9 @@ def test_uploaded_photo_downloads_byte_for_byte_within_scope(cast, api):
     )
     assert up.status_code == 201, up.content
     (photo,) = up.json()
+    # Stored re-encoded without metadata (tests/faults/test_photos.py); served as stored.
+    with Attachment.objects.get(pk=photo["id"]).file.open("rb") as f:
+        data = f.read()
     assert photo["url"] == f"/api/v1/tickets/{t.number}/attachments/{photo['id']}/content/"
 
     for role in ("frontline", "lead", "auditor"):

@@ -6,6 +6,7 @@ nothing else; import them from here."""
 
 from .attachments import (
     ALLOWED_IMAGE_TYPES,
+    attachment_strip_metadata,
     validate_attachment,
 )
 from .closing import (
@@ -60,6 +61,7 @@ __all__ = [
     "CHASE_INTERVAL",
     "REPEAT_WINDOW",
     "REPORT_FIELDS",
+    "attachment_strip_metadata",
     "find_repeat_of",
     "idempotency_lookup",
     "ticket_add_description",
