@@ -19,13 +19,14 @@ repeat.
 
 Adding a channel (the SMS channel does this) is a sender, not a relay:
 
-    from notifications.outbox import Defer, SendError, deliveries_enqueue, register_sender
+    from notifications.outbox import Defer, SendError, Skip, deliveries_enqueue, register_sender
 
     def sms_send(delivery) -> int | None:
         # send delivery.payload to delivery.address, passing delivery.key as the
         # provider's idempotency key / client reference; return the response code or None.
         # raise SendError("why", code=…) to retry later (permanent=True: give up now),
-        # raise Defer(until) for "not yet" (quiet hours, rate rule): no attempt is counted.
+        # raise Defer(until) for "not yet" (quiet hours, rate rule): no attempt is counted;
+        # raise Skip(reason) for "never" (opted out, over a cap): the row is skipped.
         ...
 
     register_sender(Channel.SMS, sms_send, max_attempts=3)   # in AppConfig.ready()
@@ -71,6 +72,15 @@ class Defer(Exception):
     def __init__(self, until: datetime, reason: str = ""):
         super().__init__(reason or f"deferred until {until.isoformat()}")
         self.until = until
+        self.reason = reason
+
+
+class Skip(Exception):
+    """Never send this row: a rule forbids it (the customer opted out, the number's daily
+    cap). The row is marked skipped with the reason; no attempt is counted."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
         self.reason = reason
 
 
@@ -148,6 +158,7 @@ class RelayResult:
     retrying: int = 0
     failed: int = 0
     deferred: int = 0
+    skipped: int = 0
     released: int = 0  # claimed but left for the next run (time budget spent)
     lost: int = 0  # lease expired and taken by another relay before this one sent it
     more: bool = False  # stopped at the limit or the time budget: more may be due
@@ -226,6 +237,15 @@ def _send(d: Delivery, now: datetime, result: RelayResult) -> None:
     except Defer as exc:
         _fence(d).update(attempts=d.attempts - 1, next_attempt_at=exc.until)
         result.deferred += 1
+        return
+    except Skip as exc:
+        _fence(d).update(
+            status=DeliveryStatus.SKIPPED,
+            attempts=d.attempts - 1,
+            next_attempt_at=None,
+            last_error=exc.reason[:500],
+        )
+        result.skipped += 1
         return
     except SendError as exc:
         code, error, permanent = exc.code, exc.message, exc.permanent
