@@ -8,7 +8,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.models import JobRun
-from notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+from notifications.models import Delivery, WebhookEndpoint
 from sla.engine import SWEEP_JOB
 
 pytestmark = pytest.mark.django_db
@@ -29,26 +29,27 @@ def scrape(client, **extra) -> dict:
 def deliveries(cast):
     now = timezone.now()
     endpoint = WebhookEndpoint.objects.create(name="crm", url="https://crm.invalid/", secret="x")
-    for i, status in enumerate(["pending", "pending", "failed", "succeeded"]):
-        WebhookDelivery.objects.create(
-            endpoint=endpoint, key=f"k{i}", kind="remind", payload={}, status=status, created_at=now
-        )
-    cast.handler.email = "handler@example.com"
-    cast.handler.save(update_fields=["email"])
-    mails = [
-        dict(key="waiting"),
-        dict(key="failing", email_error="SMTP 451"),
-        dict(key="sent", emailed_at=now),
-        dict(key="too old", created_at=now - timedelta(days=2)),
+    rows = [
+        ("webhook", "pending", now - timedelta(seconds=5)),
+        ("webhook", "pending", now - timedelta(seconds=5)),
+        ("webhook", "failed", None),
+        ("webhook", "sent", None),
+        ("email", "pending", now - timedelta(seconds=5)),
+        ("email", "pending", now - timedelta(seconds=5)),
+        ("email", "pending", now + timedelta(minutes=5)),  # waiting for a retry: not due
+        ("email", "failed", None),
     ]
-    for m in mails:
-        Notification.objects.create(
-            recipient=cast.handler, kind="remind", title="t", **{"created_at": now, **m}
+    for i, (channel, status, due) in enumerate(rows):
+        Delivery.objects.create(
+            channel=channel,
+            endpoint=endpoint if channel == "webhook" else None,
+            key=f"k{i}",
+            kind="remind",
+            payload={},
+            status=status,
+            created_at=now,
+            next_attempt_at=due,
         )
-    # No e-mail address: nothing to send.
-    Notification.objects.create(
-        recipient=cast.lead, kind="remind", title="t", key="in-app only", created_at=now
-    )
 
 
 def test_metrics_expose_sweep_lag_backlog_and_failures(client, deliveries):
@@ -63,7 +64,7 @@ def test_metrics_expose_sweep_lag_backlog_and_failures(client, deliveries):
     assert 90 <= m[("whistle_sla_sweep_lag_seconds", ())] < 120
     assert m[("whistle_sla_sweep_duration_seconds", ())] == 1.5
     assert m[("whistle_outbox_backlog", (("channel", "webhook"),))] == 2
-    assert m[("whistle_outbox_backlog", (("channel", "email"),))] == 2  # waiting + failing
+    assert m[("whistle_outbox_backlog", (("channel", "email"),))] == 2  # due now
     assert m[("whistle_deliveries_failed", (("channel", "webhook"),))] == 1
     assert m[("whistle_deliveries_failed", (("channel", "email"),))] == 1
     assert m[("whistle_job_skipped_total", (("job", SWEEP_JOB),))] == 2
