@@ -161,8 +161,7 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(_("创建时间"))
     next_attempt_at = models.DateTimeField(_("下次尝试"), null=True, blank=True)
     sent_at = models.DateTimeField(pgettext_lazy("delivery", "发送时间"), null=True, blank=True)
-    # SMS only: parts the text takes, the platform's id of it, its delivery receipt, and the
-    # local day it counts against its number's daily cap (set just before it is sent).
+    # SMS only: parts the text takes, the platform's id of it, its delivery receipt.
     segments = models.PositiveSmallIntegerField(_("短信条数"), null=True, blank=True)
     provider_message_id = models.CharField(_("平台消息编号"), max_length=64, blank=True)
     receipt_status = models.CharField(
@@ -170,7 +169,6 @@ class Delivery(models.Model):
     )
     receipt_at = models.DateTimeField(_("回执时间"), null=True, blank=True)
     receipt_error = models.CharField(_("回执错误"), max_length=200, blank=True)
-    counted_on = models.DateField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("投递")
@@ -188,12 +186,6 @@ class Delivery(models.Model):
             ),
             models.Index(
                 fields=["created_at"], name="delivery_failed", condition=models.Q(status="failed")
-            ),
-            # The SMS daily cap: texts counted against a number on a day.
-            models.Index(
-                fields=["address", "counted_on"],
-                name="delivery_sms_cap",
-                condition=models.Q(counted_on__isnull=False),
             ),
             # Receipts name the text by the platform's id.
             models.Index(
@@ -313,6 +305,25 @@ class SmsOptOut(models.Model):
     @property
     def active(self) -> bool:
         return self.cleared_at is None
+
+
+class SmsDailyCount(models.Model):
+    """Texts sent to a number on a local day, for the daily cap: taken (+1) by one atomic
+    upsert just before a text is sent, given back when the platform refuses it. Rows of past
+    days are pruned daily."""
+
+    phone = models.CharField(max_length=20)
+    day = models.DateField()
+    sent = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["phone", "day"], name="smsdailycount_phone_day")
+        ]
+        indexes = [models.Index(fields=["day"], name="smsdailycount_day")]
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.day}: {self.sent}"
 
 
 class SmsInbound(models.Model):

@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -75,6 +75,15 @@ class Defer(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class Sent:
+    """What a sender may return instead of the bare response code: the code, and fields of
+    the row to record with "sent" in the same write (the SMS platform's message id)."""
+
+    code: int | None = None
+    fields: dict = field(default_factory=dict)
+
+
 class Skip(Exception):
     """Never send this row: a rule forbids it (the customer opted out, the number's daily
     cap). The row is marked skipped with the reason; no attempt is counted."""
@@ -84,7 +93,7 @@ class Skip(Exception):
         self.reason = reason
 
 
-Sender = Callable[[Delivery], "int | None"]
+Sender = Callable[[Delivery], "int | Sent | None"]
 
 
 @dataclass(frozen=True)
@@ -231,9 +240,11 @@ def _release(rows: list[Delivery], now: datetime) -> int:
 def _send(d: Delivery, now: datetime, result: RelayResult) -> None:
     channel = _senders[d.channel]
     started = time.monotonic()
-    code, error, permanent = None, "", False
+    code, error, permanent, extra = None, "", False, {}
     try:
         code = channel.send(d)
+        if isinstance(code, Sent):
+            code, extra = code.code, code.fields
     except Defer as exc:
         _fence(d).update(attempts=d.attempts - 1, next_attempt_at=exc.until)
         result.deferred += 1
@@ -266,7 +277,7 @@ def _send(d: Delivery, now: datetime, result: RelayResult) -> None:
         if not error:
             # Sent even if the lease was lost meanwhile: the other relay's send is the repeat.
             Delivery.objects.filter(pk=d.pk, status=DeliveryStatus.PENDING).update(
-                status=DeliveryStatus.SENT, sent_at=now, next_attempt_at=None, **fields
+                status=DeliveryStatus.SENT, sent_at=now, next_attempt_at=None, **fields, **extra
             )
         elif give_up:
             _fence(d).update(status=DeliveryStatus.FAILED, next_attempt_at=None, **fields)

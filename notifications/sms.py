@@ -27,7 +27,7 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import requests
+import urllib3
 from django.conf import settings
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -138,13 +138,29 @@ _TEMPORARY_CODES = {408, 425, 429}
 _local = threading.local()
 
 
-def _session() -> requests.Session:
-    # One kept-alive connection per thread: a new TLS handshake per text would cost more
-    # than the text.
-    s = getattr(_local, "session", None)
-    if s is None:
-        s = _local.session = requests.Session()
-    return s
+def _pool(url: str) -> urllib3.PoolManager:
+    """One pool of kept-alive connections per thread (a new TLS handshake per text would cost
+    more than the text); through the environment's proxy for this address, if it names one."""
+    pools = getattr(_local, "pools", None)
+    if pools is None:
+        pools = _local.pools = {}
+    pool = pools.get(url)
+    if pool is None:
+        proxy = _proxy_for(url)
+        kw = {"retries": False, "maxsize": 2}
+        pool = urllib3.ProxyManager(proxy, **kw) if proxy else urllib3.PoolManager(**kw)
+        pools[url] = pool
+    return pool
+
+
+def _proxy_for(url: str) -> str | None:
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    if parts.hostname and proxy_bypass(parts.hostname):
+        return None
+    return getproxies().get(parts.scheme)
 
 
 class HttpBackend(BaseBackend):
@@ -167,17 +183,24 @@ class HttpBackend(BaseBackend):
             DELIVERY_HEADER: message.key,
             "User-Agent": "Whistle-SMS/1",
         }
+        connect, read = self.timeout
         try:
-            response = _session().post(
-                self.url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+            response = _pool(self.url).request(
+                "POST",
+                self.url,
+                body=body,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=connect, read=read),
+                redirect=False,
+                retries=False,
             )
-        except requests.Timeout as exc:
+        except urllib3.exceptions.TimeoutError as exc:
             raise SmsError("timeout") from exc
-        except requests.RequestException as exc:
+        except urllib3.exceptions.HTTPError as exc:
             raise SmsError(f"{type(exc).__name__}: {exc}") from exc
-        code = response.status_code
+        code = response.status
         try:
-            answer = response.json()
+            answer = json.loads(response.data or b"{}")
         except ValueError:
             answer = {}
         if not isinstance(answer, dict):

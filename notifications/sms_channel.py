@@ -14,10 +14,12 @@ held text may wait for hours:
 - a number that opted out meanwhile gets nothing (the row is *skipped*, with the reason);
 - in quiet hours (`SMS_QUIET_HOURS`, local time) the text is deferred to their end, unless
   the order is urgent and `SMS_QUIET_URGENT_EXEMPT`;
-- at most `SMS_DAILY_CAP` texts per number and local day: the row counts itself against the
-  number's day (`Delivery.counted_on`) under a per-number lock before it is sent, and gives
-  the count back if the platform does not take it. A text over the cap is skipped, not held
-  for tomorrow: by then it would be old news, and the status page has the current state.
+- at most `SMS_DAILY_CAP` texts per number and local day: just before it is sent, a text takes
+  a place in its number's count of the day (`SmsDailyCount`, one atomic upsert that also
+  checks the opt-out) and gives it back if the platform does not take the text. A text over
+  the cap is skipped, not held for tomorrow: by then it would be old news, and the status
+  page has the current state. (A relay killed while sending leaves its place taken: its
+  retry counts again, so such a number may get one text fewer that day, never one more.)
 The opt-out confirmation is exempt from all three (the customer has just written to us).
 """
 
@@ -25,11 +27,11 @@ from __future__ import annotations
 
 import logging
 import re
-import zlib
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,12 +42,13 @@ from .models import (
     Delivery,
     DeliveryStatus,
     ReceiptStatus,
+    SmsDailyCount,
     SmsEvent,
     SmsInbound,
     SmsOptOut,
     SmsTemplate,
 )
-from .outbox import Defer, SendError, Skip, deliveries_enqueue
+from .outbox import Defer, SendError, Sent, Skip, deliveries_enqueue
 from .sms import SmsError, SmsMessage, get_backend, sms_segments
 from .sms_templates import template_render
 
@@ -187,38 +190,49 @@ def quiet_until(now: datetime, *, urgent: bool = False) -> datetime | None:
     return until
 
 
-_CAP_LOCK = 0x534D53  # "SMS": the namespace of the per-number advisory locks
+def _take_place(phone: str, today) -> bool:
+    """Count a text against the number's day, unless the number opted out or its day is full:
+    one atomic upsert (the row of the number and day is locked by it, so two relays sending
+    to one number cannot both take its last place), one round trip per text."""
+    table = SmsDailyCount._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (phone, day, sent)"
+        f" SELECT %s, %s, 1 WHERE NOT EXISTS (SELECT 1 FROM {SmsOptOut._meta.db_table}"
+        "   WHERE phone = %s AND cleared_at IS NULL)"
+        f" ON CONFLICT (phone, day) DO UPDATE SET sent = {table}.sent + 1"
+        f" WHERE {table}.sent < %s"
+        " RETURNING sent"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [phone, today, phone, settings.SMS_DAILY_CAP])
+        return cur.fetchone() is not None
 
 
-def _cap_count(delivery: Delivery, now: datetime) -> bool:
-    """Count this text against its number's day; False when the day's cap is reached. One
-    decision per number at a time (a PostgreSQL advisory lock on the number), so two relays
-    sending to one number cannot both take its last place."""
-    cap = settings.SMS_DAILY_CAP
-    if cap <= 0:
-        return True
+def _send_rules(delivery: Delivery, now: datetime):
+    """Skip a text to a number that opted out or whose day is full; otherwise count it and
+    return the day it was counted on (None without a cap)."""
+    if settings.SMS_DAILY_CAP <= 0:
+        if opted_out(delivery.address):
+            raise Skip(_("客户已退订"))
+        return None
     today = timezone.localdate(now)
-    if delivery.counted_on == today:
-        return True  # an earlier try today counted it already
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            key = zlib.crc32(delivery.address.encode()) - 2**31
-            with connection.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_CAP_LOCK, key])
-        used = Delivery.objects.filter(
-            channel=Channel.SMS, address=delivery.address, counted_on=today
-        ).count()
-        if used >= cap:
-            return False
-        Delivery.objects.filter(pk=delivery.pk).update(counted_on=today)
-    delivery.counted_on = today
-    return True
+    if not _take_place(delivery.address, today):
+        if opted_out(delivery.address):
+            raise Skip(_("客户已退订"))
+        raise Skip(_("已达每日上限（%(n)d 条）") % {"n": settings.SMS_DAILY_CAP})
+    return today
 
 
-def _uncount(delivery: Delivery) -> None:
-    if delivery.counted_on is not None:
-        Delivery.objects.filter(pk=delivery.pk).update(counted_on=None)
-        delivery.counted_on = None
+def _give_back(phone: str, day) -> None:
+    """The platform did not take the text: its place under the cap is free again."""
+    if day is not None:
+        SmsDailyCount.objects.filter(phone=phone, day=day, sent__gt=0).update(sent=F("sent") - 1)
+
+
+def sms_counts_prune(*, now: datetime | None = None) -> int:
+    """Forget the daily counts of days before yesterday."""
+    before = timezone.localdate(now or timezone.now()) - timedelta(days=1)
+    return SmsDailyCount.objects.filter(day__lt=before).delete()[0]
 
 
 def sms_send(delivery: Delivery) -> int | None:
@@ -230,14 +244,12 @@ def sms_send(delivery: Delivery) -> int | None:
     now = timezone.now()
     if not is_mobile(phone):
         raise Skip(_("不是手机号码"))
+    counted = None
     if payload.get("event") != SmsEvent.OPT_OUT:
-        if opted_out(phone):
-            raise Skip(_("客户已退订"))
         until = quiet_until(now, urgent=payload.get("urgent", False))
         if until is not None:
             raise Defer(until, "quiet hours")
-        if not _cap_count(delivery, now):
-            raise Skip(_("已达每日上限（%(n)d 条）") % {"n": settings.SMS_DAILY_CAP})
+        counted = _send_rules(delivery, now)
     message = SmsMessage(
         to=phone,
         text=payload.get("text", ""),
@@ -250,14 +262,13 @@ def sms_send(delivery: Delivery) -> int | None:
     try:
         sent = get_backend().send(message)
     except SmsError as exc:
-        _uncount(delivery)
+        _give_back(phone, counted)
         raise SendError(exc.message, code=exc.code, permanent=not exc.temporary) from exc
     except BaseException:
-        _uncount(delivery)
+        _give_back(phone, counted)
         raise
-    if sent.provider_id:
-        Delivery.objects.filter(pk=delivery.pk).update(provider_message_id=sent.provider_id)
-    return sent.status_code
+    # Kept with the row's "sent" (one write): the platform names the text in its receipt.
+    return Sent(sent.status_code, {"provider_message_id": sent.provider_id})
 
 
 # --------------------------------------------------------------------------- coming back

@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg2
@@ -51,7 +50,10 @@ def bench_env(db: str, port: int) -> dict:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=f"{BASE}/{db}",
-        DEBUG="1",
+        DEBUG="0",
+        SECRET_KEY="bench-secret-key-not-for-production-use-only-here-0123456789",
+        ALLOWED_HOSTS="127.0.0.1",
+        SMS_CALLBACK_SECRET="bench-callback-secret",
         DJANGO_SETTINGS_MODULE="config.settings",
         NOTIFY_EMAIL="0",
         CELERY_BROKER_URL="memory://",  # the doorbell has nobody to ring; relays poll
@@ -76,43 +78,53 @@ def setup_django(env: dict) -> None:
 
 
 def run_gateway(port: int) -> None:
-    """The operator's SMS platform, reduced to accepting: 200 and a message id per POST."""
-    lock = threading.Lock()
+    """The operator's SMS platform, reduced to accepting: 200 and a message id per POST, over
+    kept-alive HTTP/1.1 connections; GET answers the counts. A few lines of asyncio rather than
+    http.server, whose per-request parsing would take the CPU the benchmark measures (the stub
+    runs on the same two cores)."""
+    import asyncio
+
     stats = {"posts": 0}
-    keys: set[str] = set()
+    keys: set[bytes] = set()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as a real platform
-
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            with lock:
-                stats["posts"] += 1
-                n = stats["posts"]
-                keys.add(self.headers.get("X-Whistle-Delivery", ""))
-            data = json.dumps({"message_id": f"g-{n}"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            del body
-
-        def do_GET(self):
-            with lock:
-                data = json.dumps({"posts": stats["posts"], "keys": len(keys)}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length, key = 0, b""
+                for line in head.split(b"\r\n")[1:]:
+                    name, _sep, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"content-length":
+                        length = int(value)
+                    elif name == b"x-whistle-delivery":
+                        key = value.strip()
+                if length:
+                    await reader.readexactly(length)
+                if head.startswith(b"POST"):
+                    stats["posts"] += 1
+                    keys.add(key)
+                    data = b'{"message_id":"g-%d"}' % stats["posts"]
+                else:
+                    data = json.dumps({"posts": stats["posts"], "keys": len(keys)}).encode()
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(data), data)
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.CancelledError, ConnectionError):
             pass
+        finally:
+            writer.close()
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    server.serve_forever()
+    async def serve() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        async with server:
+            await stop.wait()
+
+    asyncio.run(serve())
 
 
 def gateway_stats(port: int) -> dict:
@@ -138,6 +150,16 @@ def run_relay() -> None:
         result = outbox_relay(limit=500, budget_seconds=10)
         if result.claimed == 0:
             stop.wait(0.2)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
 
 
 def rss_mb(pid: int) -> float:
@@ -297,6 +319,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18931)
     parser.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
     parser.add_argument("--timeout", type=int, default=3600)
+    parser.add_argument(
+        "--concurrent", action="store_true", help="start the relays with the sweep, not after it"
+    )
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--write", action="store_true", help="write to docs/benchmarks.md")
     parser.add_argument("--gateway", action="store_true", help=argparse.SUPPRESS)
@@ -325,8 +350,7 @@ def main() -> None:
         gateway = subprocess.Popen([*me, "--gateway"], env=env)
         children.append(gateway)
         time.sleep(1.0)
-        relays = [subprocess.Popen([*me, "--relay"], env=env) for _ in range(args.relays)]
-        children += relays
+        relays: list[subprocess.Popen] = []
 
         samples: list[dict] = []
         done = threading.Event()
@@ -365,11 +389,23 @@ def main() -> None:
         watcher.start()
         from sla.engine import sla_sweep
 
+        # Queue: one sweep resumes every order (relays running alongside with --concurrent).
+        if args.concurrent:
+            relays += [subprocess.Popen([*me, "--relay"], env=env) for _ in range(args.relays)]
+            children += relays
         t0 = time.perf_counter()
         result = sla_sweep(now=now)
         sweep_s = time.perf_counter() - t0
         print(f"sweep: resumed {result.resumed:,} in {sweep_s:.0f} s", flush=True)
+        # Deliver: the relays drain the outbox.
+        deliver_t0 = time.perf_counter()
+        if not args.concurrent:
+            relays += [subprocess.Popen([*me, "--relay"], env=env) for _ in range(args.relays)]
+            children += relays
         watcher.join(args.timeout + 60)
+        deliver_s = time.perf_counter() - deliver_t0
+        relay_cpu = sum(cpu_seconds(p.pid) for p in relays)
+        gateway_cpu = cpu_seconds(gateway.pid)
         total_s = time.perf_counter() - started
         stats = gateway_stats(args.port)
         with connection.cursor() as cur:
@@ -389,6 +425,8 @@ def main() -> None:
             "relays": args.relays,
             "load_s": load_s,
             "sweep_s": sweep_s,
+            "deliver_s": deliver_s,
+            "concurrent": args.concurrent,
             "resumed": result.resumed,
             "total_s": total_s,
             "written": written,
@@ -396,6 +434,9 @@ def main() -> None:
             "other": other,
             "span_s": span,
             "rate": rate,
+            "relay_cpu_ms": 1000 * relay_cpu / max(sent, 1),
+            "gateway_cpu_ms": 1000 * gateway_cpu / max(sent, 1),
+            "load_avg": os.getloadavg()[0],
             "gateway": stats,
             "pg": pg,
         }
