@@ -565,6 +565,12 @@ SMS_DAILY_CAP = env_int("SMS_DAILY_CAP", 6)
 # A text waits this long before it is sent; a newer event of the same order within the wait
 # replaces it, so the customer hears the latest state once (0: send at once, no coalescing).
 SMS_COALESCE_SECONDS = env_int("SMS_COALESCE_SECONDS", 60)
+# The cap's per-number counts of past days are dropped once a day.
+CELERY_BEAT_SCHEDULE["sms-counts-prune"] = {
+    "task": "notifications.tasks.sms_counts_prune_task",
+    "schedule": 24 * 3600.0,
+    "options": {"expires": 3600.0},
+}
 if SMS_BACKEND == "http" and not (DEBUG or TESTING):
     _missing = [
         n for n in ("SMS_HTTP_URL", "SMS_HTTP_SECRET", "SMS_CALLBACK_SECRET") if not globals()[n]

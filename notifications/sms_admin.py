@@ -13,7 +13,7 @@ from workorders.permissions import can_see_full_phone, mask_phone, sees_all_tick
 from workorders.selectors import tickets_visible_to
 
 from .models import CustomerMessage, SmsInbound, SmsOptOut, SmsTemplate
-from .sms import sms_segments
+from .sms import sms_length, sms_segments
 from .sms_channel import may_clear_opt_out, sms_opt_out_clear
 from .sms_selectors import event_label, status_text
 from .sms_templates import EVENT_VARIABLES, REQUIRED, SAMPLE, VARIABLES, template_render
@@ -63,7 +63,7 @@ class SmsTemplateAdmin(admin.ModelAdmin):
         text = self._sample(obj)
         return _("%(text)s（%(n)d 字，%(parts)d 条）") % {
             "text": text,
-            "n": len(text),
+            "n": sms_length(text),
             "parts": sms_segments(text),
         }
 

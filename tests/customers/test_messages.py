@@ -333,3 +333,14 @@ def test_seed_demo_leaves_customers_who_have_received_texts(db, monkeypatch):
     assert "Texts to the demo orders' customers" in out.getvalue()
     call_command("seed_demo", stdout=StringIO())  # again: nothing sent twice
     assert len(sent_lines()) == len(lines)
+
+
+def test_the_caps_counts_of_past_days_are_pruned(cast):
+    from notifications.sms_channel import sms_counts_prune
+
+    report(cast, now=MORNING)
+    deliver(MORNING + minutes(2))
+    assert SmsDailyCount.objects.count() == 1
+    assert sms_counts_prune(now=MORNING + timedelta(days=1)) == 0  # yesterday's is kept
+    assert sms_counts_prune(now=MORNING + timedelta(days=2)) == 1
+    assert not SmsDailyCount.objects.exists()

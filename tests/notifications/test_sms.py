@@ -589,3 +589,24 @@ def test_kpis_count_texts_sent_failed_and_opt_outs(cast, client, settings):
         1,
         1,
     )
+
+
+def test_production_refuses_the_http_backend_without_its_url_and_secrets(tmp_path):
+    import secrets as random
+
+    from tests.config.test_security import run_python
+
+    base = {"DEBUG": "0", "SECRET_KEY": random.token_urlsafe(64), "SMS_BACKEND": "http"}
+    code = ("-c", "import django; django.setup()")
+    proc = run_python(code, tmp_path, **base, SMS_HTTP_URL="https://sms.example.com/send")
+    assert proc.returncode != 0
+    assert "SMS_BACKEND=http needs SMS_HTTP_SECRET, SMS_CALLBACK_SECRET" in proc.stderr
+    proc = run_python(
+        code,
+        tmp_path,
+        **base,
+        SMS_HTTP_URL="https://sms.example.com/send",
+        SMS_HTTP_SECRET="s1",
+        SMS_CALLBACK_SECRET="s2",
+    )
+    assert proc.returncode == 0, proc.stderr
