@@ -13,6 +13,7 @@ from accounts.models import Department
 from notifications.models import Notification
 from notifications.selectors import notifications_for
 from notifications.services import notification_mark_read
+from notifications.sms_selectors import customer_message_row, ticket_customer_messages
 from workorders import services
 from workorders.http import attachment_response
 from workorders.models import Category, Ticket
@@ -59,6 +60,27 @@ class TimelineView(GenericAPIView):
                 )
             items.append(row)
         return Response(s.TimelineItemSerializer(items, many=True).data)
+
+
+class CustomerMessagesView(GenericAPIView):
+    serializer_class = s.CustomerMessageSerializer
+    queryset = Ticket.objects.none()
+
+    @_schema(
+        "tickets_customer_messages",
+        "records",
+        responses={200: s.CustomerMessageSerializer(many=True)},
+        description="The texts (SMS) to the order's customer, oldest first: what they said, "
+        "whether and when they were sent, the platform's receipt. The number is masked for "
+        "roles that may not see it in full.",
+    )
+    def get(self, request, number):
+        ticket = get_ticket(request, number)
+        rows = [
+            customer_message_row(d, user=request.user, ticket=ticket)
+            for d in ticket_customer_messages(ticket)
+        ]
+        return Response(s.CustomerMessageSerializer(rows, many=True).data)
 
 
 class _TicketRecords(GenericAPIView):

@@ -486,6 +486,7 @@ class TimelineItemSerializer(serializers.Serializer):
             "supervision",
             "sla_event",
             "notification",
+            "customer_message",
         ]
     )
     name = serializers.CharField(required=False, help_text="Transition or action name")
@@ -542,3 +543,28 @@ class CoHandlingSerializer(serializers.Serializer):
         max_length=20,
     )
     note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class CustomerMessageSerializer(serializers.Serializer):
+    """A text to the order's customer (`notifications.sms_selectors.customer_message_row`)."""
+
+    at = serializers.DateTimeField(help_text="When the event happened (the text was written)")
+    event = serializers.CharField(help_text="accepted, dispatched, suspended, resumed, …")
+    event_label = serializers.CharField()
+    to = serializers.CharField(help_text="The number, masked unless the user may see it whole")
+    text = serializers.CharField(help_text="The whole text, sign name included")
+    template = serializers.CharField(help_text="The template code at the SMS platform")
+    segments = serializers.IntegerField(allow_null=True, help_text="SMS parts (70, 67 each)")
+    coalesced = serializers.ListField(
+        child=serializers.CharField(), help_text="Earlier events this text replaced"
+    )
+    status = serializers.ChoiceField(choices=["pending", "sent", "failed", "skipped"])
+    status_text = serializers.CharField()
+    attempts = serializers.IntegerField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    receipt_status = serializers.ChoiceField(
+        choices=["", "delivered", "failed"], help_text="The platform's delivery receipt"
+    )
+    receipt_at = serializers.DateTimeField(allow_null=True)
+    receipt_error = serializers.CharField(allow_blank=True)

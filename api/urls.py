@@ -44,6 +44,11 @@ urlpatterns = [
     path(f"{T}redo/decline/", records.DeclineRedoView.as_view(), name="api-redo-decline"),
     path(f"{T}timeline/", records.TimelineView.as_view(), name="api-timeline"),
     path(f"{T}comments/", records.CommentsView.as_view(), name="api-comments"),
+    path(
+        f"{T}customer-messages/",
+        records.CustomerMessagesView.as_view(),
+        name="api-customer-messages",
+    ),
     path(f"{T}attachments/", records.AttachmentsView.as_view(), name="api-attachments"),
     path(
         f"{T}attachments/<str:pk>/content/",

@@ -85,6 +85,7 @@ TIMELINE_TYPES = {
     "notification": _("通知"),
     "customer_note": _("客户补充"),
     "survey": _("客户评价"),
+    "customer_message": _("客户短信"),
 }
 
 

@@ -559,3 +559,46 @@ CELERY_BEAT_SCHEDULE["faults-detect"] = {
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     {"FaultStateEnum": "faults.models.FaultState", "StateEnum": "workorders.models.State"}
 )
+
+# --- customer messages: the SMS channel (notifications.sms) ---
+# How texts leave: "file" (the embedded default: one JSON line per message under SMS_FILE_DIR),
+# "console" (printed), "http" (the operator's SMS platform at SMS_HTTP_URL, signed with
+# SMS_HTTP_SECRET), or the dotted path of a backend class.
+SMS_BACKEND = env_str("SMS_BACKEND", "file")
+SMS_FILE_DIR = Path(env_str("SMS_FILE_DIR", str(VAR_DIR / "sms")))
+SMS_HTTP_URL = env_str("SMS_HTTP_URL")
+SMS_HTTP_SECRET = env_str("SMS_HTTP_SECRET")
+# (connect, read) timeouts of each POST to the platform, in seconds.
+SMS_HTTP_TIMEOUT = (
+    float(env_str("SMS_HTTP_CONNECT_TIMEOUT_SECONDS", "3")),
+    float(env_str("SMS_HTTP_READ_TIMEOUT_SECONDS", "5")),
+)
+# Tries of one message before it is recorded as failed (temporary errors only; the outbox's
+# backoff between them). A refusal the platform calls permanent is not retried.
+SMS_MAX_ATTEMPTS = env_int("SMS_MAX_ATTEMPTS", 5)
+# Delivery receipts and the customers' replies come back signed with this secret
+# (POST /sms/receipt/, /sms/inbound/); empty: both answer 403 to everything.
+SMS_CALLBACK_SECRET = env_str("SMS_CALLBACK_SECRET")
+# The sign name (签名) every text starts with.
+SMS_SIGN_NAME = env_str("SMS_SIGN_NAME", "【吹哨服务】")
+# No texts in these local hours (held until the end); urgent orders are exempt unless
+# SMS_QUIET_URGENT_EXEMPT=0. Empty: no quiet hours.
+SMS_QUIET_HOURS = env_str("SMS_QUIET_HOURS", "21:00-08:00")
+SMS_QUIET_URGENT_EXEMPT = env_bool("SMS_QUIET_URGENT_EXEMPT", True)
+# At most this many texts per number per local day (0: no cap); more are not sent (skipped).
+SMS_DAILY_CAP = env_int("SMS_DAILY_CAP", 6)
+# A text waits this long before it is sent; a newer event of the same order within the wait
+# replaces it, so the customer hears the latest state once (0: send at once, no coalescing).
+SMS_COALESCE_SECONDS = env_int("SMS_COALESCE_SECONDS", 60)
+# The cap's per-number counts of past days are dropped once a day.
+CELERY_BEAT_SCHEDULE["sms-counts-prune"] = {
+    "task": "notifications.tasks.sms_counts_prune_task",
+    "schedule": 24 * 3600.0,
+    "options": {"expires": 3600.0},
+}
+if SMS_BACKEND == "http" and not (DEBUG or TESTING):
+    _missing = [
+        n for n in ("SMS_HTTP_URL", "SMS_HTTP_SECRET", "SMS_CALLBACK_SECRET") if not globals()[n]
+    ]
+    if _missing:
+        raise ImproperlyConfigured(f"SMS_BACKEND=http needs {', '.join(_missing)}.")

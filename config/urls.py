@@ -17,6 +17,7 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("", include("monitoring.urls")),
     path("s/", include("customers.urls")),
+    path("sms/", include("notifications.urls")),
     path("", include("web.urls")),
 ]
 

@@ -49,3 +49,25 @@ def seed_customer_demo(*, users: dict | None = None, now: datetime | None = None
         if ticket is not None:
             lines.append(f"  {ticket.number} ({state}): {services.status_url_for(ticket)}")
     return lines
+
+
+def seed_sms_demo(*, now: datetime | None = None) -> list[str]:
+    """The demo orders' texts to their customers go out now (file backend by default: one JSON
+    line each under SMS_FILE_DIR), through the outbox like live ones. They tell of events of
+    the past days, so the rules for live texts — quiet hours and the daily cap — are lifted
+    for this run. Idempotent: texts sent already are not sent again."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    from notifications.models import Channel, Delivery, DeliveryStatus
+    from notifications.outbox import outbox_relay
+
+    with override_settings(SMS_QUIET_HOURS="", SMS_DAILY_CAP=0):
+        while outbox_relay().more:
+            pass
+    sms = Delivery.objects.filter(channel=Channel.SMS, ticket__in=_demo_orders())
+    sent = sms.filter(status=DeliveryStatus.SENT).count()
+    return [
+        f"Texts to the demo orders' customers: {sent} sent ({settings.SMS_BACKEND} backend"
+        + (f", {settings.SMS_FILE_DIR})" if settings.SMS_BACKEND == "file" else ")"),
+    ]

@@ -9,7 +9,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from jobs.selectors import job_runs
-from notifications.selectors import outbox_counts
+from notifications.selectors import deliveries_failed_by_channel, outbox_backlog_by_channel
 from sla.engine import SWEEP_JOB
 from sla.selectors import clocks_due_count
 
@@ -39,13 +39,12 @@ class WhistleCollector(Collector):
         due.add_metric([], clocks_due_count(now))
         yield due
 
-        outbox = outbox_counts(now=now)
         backlog = GaugeMetricFamily(
             "whistle_outbox_backlog",
             "Deliveries due to be sent now (outbox), by channel",
             labels=["channel"],
         )
-        for channel, n in sorted(outbox["backlog"].items()):
+        for channel, n in sorted(outbox_backlog_by_channel(now=now).items()):
             backlog.add_metric([channel], n)
         yield backlog
         failed = GaugeMetricFamily(
@@ -53,7 +52,7 @@ class WhistleCollector(Collector):
             "Deliveries given up on (attempts exhausted or nowhere to send), by channel",
             labels=["channel"],
         )
-        for channel, n in sorted(outbox["failed"].items()):
+        for channel, n in sorted(deliveries_failed_by_channel().items()):
             failed.add_metric([channel], n)
         yield failed
 

@@ -73,3 +73,6 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+from . import sms_admin  # noqa: E402, F401  (registers the SMS channel's admins)

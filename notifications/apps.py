@@ -19,6 +19,13 @@ class NotificationsConfig(AppConfig):
         events.subscribe(events.TRANSITION, notify_transition)
         events.subscribe(events.CHASE, notify_chase)
         register_timeline_source(ticket_notifications_timeline)
-        # What the outbox relay sends, by channel (the SMS channel registers its own).
+        # What the outbox relay sends, by channel.
         register_sender(Channel.EMAIL, email_send)
         register_sender(Channel.WEBHOOK, webhook_send)
+        from django.conf import settings
+
+        from .sms_channel import sms_send
+        from .sms_selectors import ticket_customer_messages_timeline
+
+        register_sender(Channel.SMS, sms_send, max_attempts=settings.SMS_MAX_ATTEMPTS)
+        register_timeline_source(ticket_customer_messages_timeline)

@@ -80,6 +80,15 @@ class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("待发送")
     SENT = "sent", _("已发送")
     FAILED = "failed", _("发送失败")
+    # A rule said never (the customer opted out, the day's cap for the number): not sent.
+    SKIPPED = "skipped", _("未发送")
+
+
+class ReceiptStatus(models.TextChoices):
+    """What the SMS platform's delivery receipt said."""
+
+    DELIVERED = "delivered", _("已送达")
+    FAILED = "failed", _("未送达")
 
 
 class WebhookEndpoint(models.Model):
@@ -153,6 +162,14 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(_("创建时间"))
     next_attempt_at = models.DateTimeField(_("下次尝试"), null=True, blank=True)
     sent_at = models.DateTimeField(pgettext_lazy("delivery", "发送时间"), null=True, blank=True)
+    # SMS only: parts the text takes, the platform's id of it, its delivery receipt.
+    segments = models.PositiveSmallIntegerField(_("短信条数"), null=True, blank=True)
+    provider_message_id = models.CharField(_("平台消息编号"), max_length=64, blank=True)
+    receipt_status = models.CharField(
+        _("回执"), max_length=16, choices=ReceiptStatus.choices, blank=True
+    )
+    receipt_at = models.DateTimeField(_("回执时间"), null=True, blank=True)
+    receipt_error = models.CharField(_("回执错误"), max_length=200, blank=True)
 
     class Meta:
         verbose_name = _("投递")
@@ -170,6 +187,12 @@ class Delivery(models.Model):
             ),
             models.Index(
                 fields=["created_at"], name="delivery_failed", condition=models.Q(status="failed")
+            ),
+            # Receipts name the text by the platform's id.
+            models.Index(
+                fields=["provider_message_id"],
+                name="delivery_provider_id",
+                condition=~models.Q(provider_message_id=""),
             ),
         ]
 
@@ -193,3 +216,148 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} {self.status_code or self.error}"
+
+
+# --------------------------------------------------------------------------- SMS to customers
+
+
+class SmsEvent(models.TextChoices):
+    """What a customer's text is about (DESIGN.md §9), and the opt-out confirmation."""
+
+    ACCEPTED = "accepted", pgettext_lazy("sms", "已受理")
+    DISPATCHED = "dispatched", pgettext_lazy("sms", "已派单")
+    SUSPENDED = "suspended", pgettext_lazy("sms", "暂缓处理")
+    RESUMED = "resumed", pgettext_lazy("sms", "恢复处理")
+    EXTENDED = "extended", pgettext_lazy("sms", "延期")
+    REPLIED = "replied", pgettext_lazy("sms", "已答复")
+    CLOSED = "closed", pgettext_lazy("sms", "已办结")
+    OPT_OUT = "opt_out", _("退订确认")
+
+
+class SmsTemplate(models.Model):
+    """The text of one event's message, with named variables ({number}); the operator's SMS
+    platform knows it by `code`. One active template per event; a template that uses a
+    variable its event lacks, or leaves out the status link, cannot be saved."""
+
+    code = models.CharField(
+        _("模板编号"), max_length=32, unique=True, help_text=_("短信平台上报备的模板编号。")
+    )
+    event = models.CharField(_("事件"), max_length=16, choices=SmsEvent.choices)
+    text = models.TextField(_("模板内容"))
+    active = models.BooleanField(_("启用"), default=True)
+    updated_at = models.DateTimeField(_("修改时间"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("短信模板")
+        verbose_name_plural = _("短信模板")
+        ordering = ["event", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event"],
+                condition=models.Q(active=True),
+                name="smstemplate_one_active",
+                violation_error_message=_("该事件已有启用的模板，请先停用它。"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.get_event_display()})"
+
+    def clean(self) -> None:
+        from .sms_templates import template_check
+
+        template_check(self.event, self.text or "")
+
+
+class SmsOptOut(models.Model):
+    """A number that asked for no more texts (退订), when and how; `cleared_at` set when a
+    member of staff lifted it at the customer's request. One row per number."""
+
+    phone = models.CharField(_("手机号"), max_length=20, unique=True)
+    at = models.DateTimeField(_("退订时间"), db_index=True)
+    source = models.CharField(_("来源"), max_length=64)
+    # The order the number last heard about (for the reports' department figures).
+    ticket = models.ForeignKey(
+        "workorders.Ticket",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("工单"),
+    )
+    cleared_at = models.DateTimeField(_("解除时间"), null=True, blank=True)
+    cleared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("解除人"),
+    )
+
+    class Meta:
+        verbose_name = _("短信退订")
+        verbose_name_plural = _("短信退订")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return self.phone
+
+    @property
+    def active(self) -> bool:
+        return self.cleared_at is None
+
+
+class SmsDailyCount(models.Model):
+    """Texts sent to a number on a local day, for the daily cap: taken (+1) by one atomic
+    upsert just before a text is sent, given back when the platform refuses it. Rows of past
+    days are pruned daily."""
+
+    phone = models.CharField(max_length=20)
+    day = models.DateField()
+    sent = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["phone", "day"], name="smsdailycount_phone_day")
+        ]
+        indexes = [models.Index(fields=["day"], name="smsdailycount_day")]
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.day}: {self.sent}"
+
+
+class SmsInbound(models.Model):
+    """A text a customer sent back (the platform's inbound callback). `provider_id` makes a
+    repeated callback a no-op."""
+
+    provider_id = models.CharField(_("平台消息编号"), max_length=64, unique=True)
+    phone = models.CharField(_("手机号"), max_length=20, db_index=True)
+    text = models.CharField(_("内容"), max_length=500, blank=True)
+    received_at = models.DateTimeField(_("接收时间"))
+    opt_out = models.BooleanField(_("退订"), default=False)
+
+    class Meta:
+        verbose_name = _("客户回复短信")
+        verbose_name_plural = _("客户回复短信")
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.text[:40]
+
+
+class CustomerMessageManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(channel=Channel.SMS)
+
+
+class CustomerMessage(Delivery):
+    """客户短信: the outbox's SMS rows, as staff see them (the admin's list of texts)."""
+
+    objects = CustomerMessageManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = _("客户短信")
+        verbose_name_plural = _("客户短信")
+        ordering = ["-created_at", "-id"]

@@ -19,13 +19,14 @@ repeat.
 
 Adding a channel (the SMS channel does this) is a sender, not a relay:
 
-    from notifications.outbox import Defer, SendError, deliveries_enqueue, register_sender
+    from notifications.outbox import Defer, SendError, Skip, deliveries_enqueue, register_sender
 
     def sms_send(delivery) -> int | None:
         # send delivery.payload to delivery.address, passing delivery.key as the
         # provider's idempotency key / client reference; return the response code or None.
         # raise SendError("why", code=…) to retry later (permanent=True: give up now),
-        # raise Defer(until) for "not yet" (quiet hours, rate rule): no attempt is counted.
+        # raise Defer(until) for "not yet" (quiet hours, rate rule): no attempt is counted;
+        # raise Skip(reason) for "never" (opted out, over a cap): the row is skipped.
         ...
 
     register_sender(Channel.SMS, sms_send, max_attempts=3)   # in AppConfig.ready()
@@ -41,7 +42,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -74,7 +75,25 @@ class Defer(Exception):
         self.reason = reason
 
 
-Sender = Callable[[Delivery], "int | None"]
+@dataclass(frozen=True)
+class Sent:
+    """What a sender may return instead of the bare response code: the code, and fields of
+    the row to record with "sent" in the same write (the SMS platform's message id)."""
+
+    code: int | None = None
+    fields: dict = field(default_factory=dict)
+
+
+class Skip(Exception):
+    """Never send this row: a rule forbids it (the customer opted out, the number's daily
+    cap). The row is marked skipped with the reason; no attempt is counted."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+Sender = Callable[[Delivery], "int | Sent | None"]
 
 
 @dataclass(frozen=True)
@@ -148,6 +167,7 @@ class RelayResult:
     retrying: int = 0
     failed: int = 0
     deferred: int = 0
+    skipped: int = 0
     released: int = 0  # claimed but left for the next run (time budget spent)
     lost: int = 0  # lease expired and taken by another relay before this one sent it
     more: bool = False  # stopped at the limit or the time budget: more may be due
@@ -220,12 +240,23 @@ def _release(rows: list[Delivery], now: datetime) -> int:
 def _send(d: Delivery, now: datetime, result: RelayResult) -> None:
     channel = _senders[d.channel]
     started = time.monotonic()
-    code, error, permanent = None, "", False
+    code, error, permanent, extra = None, "", False, {}
     try:
         code = channel.send(d)
+        if isinstance(code, Sent):
+            code, extra = code.code, code.fields
     except Defer as exc:
         _fence(d).update(attempts=d.attempts - 1, next_attempt_at=exc.until)
         result.deferred += 1
+        return
+    except Skip as exc:
+        _fence(d).update(
+            status=DeliveryStatus.SKIPPED,
+            attempts=d.attempts - 1,
+            next_attempt_at=None,
+            last_error=exc.reason[:500],
+        )
+        result.skipped += 1
         return
     except SendError as exc:
         code, error, permanent = exc.code, exc.message, exc.permanent
@@ -246,7 +277,7 @@ def _send(d: Delivery, now: datetime, result: RelayResult) -> None:
         if not error:
             # Sent even if the lease was lost meanwhile: the other relay's send is the repeat.
             Delivery.objects.filter(pk=d.pk, status=DeliveryStatus.PENDING).update(
-                status=DeliveryStatus.SENT, sent_at=now, next_attempt_at=None, **fields
+                status=DeliveryStatus.SENT, sent_at=now, next_attempt_at=None, **fields, **extra
             )
         elif give_up:
             _fence(d).update(status=DeliveryStatus.FAILED, next_attempt_at=None, **fields)

@@ -28,3 +28,11 @@ def outbox_relay_task() -> dict:
     if result.more:
         outbox_ring()
     return result.as_dict()
+
+
+@shared_task(ignore_result=True)
+def sms_counts_prune_task() -> int:
+    """Daily: forget the SMS cap's counts of past days."""
+    from .sms_channel import sms_counts_prune
+
+    return sms_counts_prune()

@@ -57,6 +57,8 @@ from django.utils.translation import pgettext_lazy
 from accounts.models import Department
 from customers.models import Survey
 from faults.selectors import active_link_q
+from notifications.models import Channel as SendChannel
+from notifications.models import Delivery, DeliveryStatus, ReceiptStatus, SmsOptOut
 from sla.models import Clock, ClockKind, SlaStatus
 from sla.selectors import (
     NetSeconds,
@@ -295,6 +297,30 @@ SOURCES: tuple[Source, ...] = (
         Q(),
         {"surveys_offered": None, "surveys_answered": Q(answered_at__isnull=False)},
     ),
+    # Texts to customers (客户短信) written in the period: accepted by the SMS platform, and
+    # refused or given up on or reported undelivered by its receipt.
+    Source(
+        "sms",
+        Delivery,
+        "created_at",
+        "ticket__",
+        "ticket__department_id",
+        Q(channel=SendChannel.SMS, ticket__isnull=False),
+        {
+            "sms_sent": Q(status=DeliveryStatus.SENT),
+            "sms_failed": Q(status=DeliveryStatus.FAILED) | Q(receipt_status=ReceiptStatus.FAILED),
+        },
+    ),
+    # Numbers that opted out in the period, against the order each last heard about.
+    Source(
+        "sms_opt_outs",
+        SmsOptOut,
+        "at",
+        "ticket__",
+        "ticket__department_id",
+        Q(),
+        {"sms_opt_outs": None},
+    ),
     Source(
         "dispatch_clock",
         Clock,
@@ -366,6 +392,9 @@ KPIS: tuple[KpiDef, ...] = (
     KpiDef("extension", _("延期率"), "extended", "closed"),
     KpiDef("suspension", _("挂起率"), "suspended", "closed"),
     KpiDef("survey_response", _("满意度调查回复率"), "surveys_answered", "surveys_offered"),
+    KpiDef("sms_sent", _("客户短信已发送"), "sms_sent", None),
+    KpiDef("sms_failed", _("客户短信失败"), "sms_failed", None),
+    KpiDef("sms_opt_outs", _("短信退订"), "sms_opt_outs", None),
     KpiDef("resolution_phone", _("解决率(电话回访)"), "resolved_phone", "visits_phone"),
     KpiDef("satisfaction_phone", _("满意率(电话回访)"), "satisfied_phone", "visits_phone"),
     KpiDef("resolution_sms", _("解决率(短信调查)"), "resolved_sms", "visits_sms"),
@@ -414,6 +443,9 @@ COUNT_LABELS = {
     "satisfied_spot": _("满意及基本满意(现场回访)"),
     "surveys_offered": _("已发出满意度调查"),
     "surveys_answered": _("客户已评价"),
+    "sms_sent": _("客户短信已发送"),
+    "sms_failed": _("客户短信失败"),
+    "sms_opt_outs": _("短信退订"),
 }
 
 

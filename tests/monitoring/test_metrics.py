@@ -33,21 +33,20 @@ def deliveries(cast):
     endpoint = WebhookEndpoint.objects.create(name="crm", url="https://crm.invalid/", secret="x")
     rows = [
         ("webhook", "pending", now - timedelta(seconds=5)),
-        ("webhook", "pending", now - timedelta(seconds=1)),
-        ("webhook", "pending", now + timedelta(minutes=5)),  # backing off: not due yet
+        ("webhook", "pending", now - timedelta(seconds=5)),
         ("webhook", "failed", None),
         ("webhook", "sent", None),
-        ("email", "pending", now),
-        ("email", "pending", now - timedelta(minutes=1)),
+        ("email", "pending", now - timedelta(seconds=5)),
+        ("email", "pending", now - timedelta(seconds=5)),
+        ("email", "pending", now + timedelta(minutes=5)),  # waiting for a retry: not due
         ("email", "failed", None),
     ]
     for i, (channel, status, due) in enumerate(rows):
         Delivery.objects.create(
             channel=channel,
+            endpoint=endpoint if channel == "webhook" else None,
             key=f"k{i}",
             kind="remind",
-            endpoint=endpoint if channel == "webhook" else None,
-            address="" if channel == "webhook" else "handler@example.com",
             payload={},
             status=status,
             created_at=now,
@@ -67,8 +66,7 @@ def test_metrics_expose_sweep_lag_backlog_and_failures(client, deliveries):
     assert 90 <= m[("whistle_sla_sweep_lag_seconds", ())] < 120
     assert m[("whistle_sla_sweep_duration_seconds", ())] == 1.5
     assert m[("whistle_outbox_backlog", (("channel", "webhook"),))] == 2
-    assert m[("whistle_outbox_backlog", (("channel", "email"),))] == 2
-    assert m[("whistle_outbox_backlog", (("channel", "sms"),))] == 0
+    assert m[("whistle_outbox_backlog", (("channel", "email"),))] == 2  # due now
     assert m[("whistle_deliveries_failed", (("channel", "webhook"),))] == 1
     assert m[("whistle_deliveries_failed", (("channel", "email"),))] == 1
     assert m[("whistle_job_skipped_total", (("job", SWEEP_JOB),))] == 2

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications.models import Notification
+from notifications.models import Delivery, Notification
 from tests.factories import PASSWORD, report, ticket_in_state
 from tests.web.conftest import login, photo
 from workorders.models import Chase, Comment, RedoProposal, State
@@ -335,6 +335,9 @@ def test_english_report_and_order_pages_have_no_chinese_but_the_data(front, cast
     t = ticket_in_state(cast, State.REPLIED)
     html = front.get(order_url(t)).content.decode()
     for data in (
+        # Texts to the customer are data too (Chinese templates, in the customer's language);
+        # first, as they contain other data.
+        *[d.payload["text"] for d in Delivery.objects.filter(channel="sms", ticket=t)],
         t.description,
         t.reply_result,
         t.category.name,
