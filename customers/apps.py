@@ -33,4 +33,5 @@ class CustomersConfig(AppConfig):
         post_save.connect(
             messaging.on_audit_saved, sender=AuditEntry, dispatch_uid="customers.sms.extend"
         )
-        demo.register_demo_step(seed_sms_demo)
+        # Last: the texts of every app's demo orders (mass faults' too) go out together.
+        demo.register_demo_step(seed_sms_demo, order=1000)

@@ -51,7 +51,7 @@ def seed_customer_demo(*, users: dict | None = None, now: datetime | None = None
     return lines
 
 
-def seed_sms_demo(*, now: datetime | None = None) -> list[str]:
+def seed_sms_demo(*, users: dict | None = None, now: datetime | None = None) -> list[str]:
     """The demo orders' texts to their customers go out now (file backend by default: one JSON
     line each under SMS_FILE_DIR), through the outbox like live ones. They tell of events of
     the past days, so the rules for live texts — quiet hours and the daily cap — are lifted

@@ -161,9 +161,10 @@ class SeedResult:
 _demo_steps: list = []
 
 
-def register_demo_step(step) -> None:
-    if step not in _demo_steps:
-        _demo_steps.append(step)
+def register_demo_step(step, *, order: int = 100) -> None:
+    """Steps run by `order`, then in the order they were registered."""
+    if all(step is not known for _o, _n, known in _demo_steps):
+        _demo_steps.append((order, len(_demo_steps), step))
 
 
 def seed_reference_data() -> dict[str, Department]:
@@ -429,6 +430,6 @@ def seed_demo(*, now: datetime | None = None) -> SeedResult:
     sla = seed_sla_demo()
     result = seed_orders(users, now=now)
     result.sla_notes = sla.skipped_years
-    for step in _demo_steps:
+    for _order, _n, step in sorted(_demo_steps, key=lambda entry: entry[:2]):
         result.notes.extend(step(users=users, now=now or timezone.now()) or [])
     return result
