@@ -11,6 +11,7 @@ from drf_spectacular.views import (
 
 from . import records
 from .auth import TokenView
+from .intake import CustomerLookupView, IntakeView
 from .views import (
     TRANSITIONS,
     PingView,
@@ -34,6 +35,8 @@ urlpatterns = [
         records.NotificationsReadView.as_view(),
         name="api-notifications-read",
     ),
+    path("intake/", IntakeView.as_view(), name="api-intake"),
+    path("customers/<str:phone>/", CustomerLookupView.as_view(), name="api-customer-lookup"),
     path("tickets/", TicketList.as_view(), name="api-tickets"),
     path(T, TicketDetail.as_view(), name="api-ticket"),
     *[

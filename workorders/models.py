@@ -215,6 +215,11 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
 
+    # Channel intake (another system filed it): its own id for the contact, unique per channel,
+    # and the agent who took the contact there.
+    external_id = models.CharField(_("渠道工单号"), max_length=64, blank=True)
+    intake_agent = models.CharField(_("渠道坐席"), max_length=64, blank=True)
+
     # The matter.
     category = models.ForeignKey(
         Category, verbose_name=_("问题分类"), on_delete=models.PROTECT, related_name="tickets"
@@ -391,6 +396,14 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
                 condition=models.Q(escalation_level__gt=0),
             ),
         ]
+        constraints = [
+            # The same contact filed twice by a channel system is one order.
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="ticket_channel_external_id",
+            ),
+        ]
         permissions = [
             ("report_ticket", "Can report (吹哨)"),
             ("view_all_tickets", "Can see every order"),
@@ -419,6 +432,8 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             ("comment_ticket", "Can comment and add photos"),
             ("view_reports", "Can view reports"),
             ("export_tickets", "Can export orders"),
+            ("intake_ticket", "Can file orders for its own channel (channel systems)"),
+            ("lookup_customer", "Can look up a customer's orders by phone"),
         ]
 
     def __init__(self, *args, **kwargs) -> None:
@@ -884,3 +899,24 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ChannelAccount(models.Model):
+    """A service account of a channel system (hotline CTI, online service, app, social desk,
+    regulator transfer): the user it logs in as and the one channel it may file orders for.
+    Kept here, not on accounts.User: accounts knows nothing of tickets."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("用户"),
+        on_delete=models.CASCADE,
+        related_name="channel_account",
+    )
+    channel = models.CharField(_("渠道"), max_length=16, choices=Channel.choices)
+
+    class Meta:
+        verbose_name = _("渠道接入账号")
+        verbose_name_plural = _("渠道接入账号")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_channel_display()})"

@@ -38,10 +38,13 @@ from .handling import (
     ticket_suspend,
 )
 from .intake import (
+    INTAKE_FIELDS,
     REPEAT_WINDOW,
     REPORT_FIELDS,
+    category_by_ref,
     find_repeat_of,
     idempotency_lookup,
+    ticket_intake,
     ticket_next_number,
     ticket_report,
 )
@@ -59,9 +62,11 @@ from .records import (
 __all__ = [
     "ALLOWED_IMAGE_TYPES",
     "CHASE_INTERVAL",
+    "INTAKE_FIELDS",
     "REPEAT_WINDOW",
     "REPORT_FIELDS",
     "attachment_strip_metadata",
+    "category_by_ref",
     "find_repeat_of",
     "idempotency_lookup",
     "ticket_add_description",
@@ -77,6 +82,7 @@ __all__ = [
     "ticket_decide_extension",
     "ticket_decline_redo",
     "ticket_dispatch",
+    "ticket_intake",
     "ticket_next_number",
     "ticket_propose_redo",
     "ticket_redispatch",
