@@ -41,6 +41,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_reports",
         "view_ticket",
         "lookup_customer",
+        "mark_regulator",
     ],
     Role.LEAD: [
         "view_full_phone",
@@ -81,6 +82,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "export_tickets",
         "view_ticket",
         "lookup_customer",
+        "mark_regulator",
+        "signoff_regulator",
     ],
     Role.AUDITOR: [
         "view_all_tickets",

@@ -14,8 +14,10 @@ from workorders import services
 from workorders.errors import Unprocessable
 
 from . import serializers as s
+from .common import get_ticket, if_match_version, ticket_detail_response
 from .errors import _flatten
 from .parsers import LimitedJSONParser
+from .views import IF_MATCH_PARAM, NUMBER_PARAM
 
 
 class IntakeView(GenericAPIView):
@@ -92,3 +94,54 @@ class CustomerLookupView(GenericAPIView):
     def get(self, request, phone):
         found = customer_lookup(by=request.user, phone=phone)
         return Response(s.CustomerLookupSerializer(found).data)
+
+
+# --------------------------------------------------------------------------- regulator track
+
+
+class MarkRegulatorView(GenericAPIView):
+    serializer_class = s.ReasonSerializer
+
+    @extend_schema(
+        operation_id="tickets_mark_regulator",
+        tags=["transitions"],
+        parameters=[NUMBER_PARAM, IF_MATCH_PARAM],
+        responses={200: s.TicketDetailSerializer},
+        description="Dispatcher or supervisor: mark an open order as a regulator complaint "
+        "(申诉); the statutory clock starts now.",
+    )
+    def post(self, request, number):
+        form = s.ReasonSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        ticket = get_ticket(request, number)
+        services.ticket_mark_regulator(
+            ticket=ticket,
+            by=request.user,
+            reason=form.validated_data["reason"],
+            expected_version=if_match_version(request, ticket),
+        )
+        return ticket_detail_response(request, ticket)
+
+
+class RegulatorSignoffView(GenericAPIView):
+    serializer_class = s.DecisionSerializer
+
+    @extend_schema(
+        operation_id="tickets_regulator_signoff",
+        tags=["transitions"],
+        parameters=[NUMBER_PARAM, IF_MATCH_PARAM],
+        responses={200: s.TicketDetailSerializer},
+        description="Supervisor: sign off the reply of a regulator complaint; only then may "
+        "it close.",
+    )
+    def post(self, request, number):
+        form = s.DecisionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        ticket = get_ticket(request, number)
+        services.ticket_regulator_signoff(
+            ticket=ticket,
+            by=request.user,
+            note=form.validated_data.get("note", ""),
+            expected_version=if_match_version(request, ticket),
+        )
+        return ticket_detail_response(request, ticket)

@@ -146,6 +146,7 @@ class TicketListSerializer(serializers.Serializer):
     customer = CustomerSerializer(source="*")
     is_repeat = serializers.BooleanField()
     is_priority = serializers.BooleanField()
+    is_regulator = serializers.BooleanField()
     reported_at = serializers.DateTimeField()
     promise_due_at = serializers.DateTimeField(allow_null=True)
     sla_status = serializers.ChoiceField(choices=SlaStatus.choices, allow_null=True)
@@ -237,6 +238,13 @@ class TicketDetailSerializer(serializers.Serializer):
     reply_cause = serializers.CharField()
     reply_resolved = serializers.BooleanField(allow_null=True)
     public_reply = serializers.CharField()
+    is_regulator = serializers.BooleanField(help_text="监管申诉: the statutory clock runs.")
+    regulator_marked_at = serializers.DateTimeField(
+        allow_null=True, help_text="Set when marked 申诉 after it was filed (越级)."
+    )
+    regulator_signed_off_at = serializers.DateTimeField(
+        allow_null=True, help_text="The supervisor's sign-off; a regulator order closes after it."
+    )
     visit_at = serializers.DateTimeField(allow_null=True)
     visit_outcome = serializers.CharField()
     visit_resolved = serializers.BooleanField(allow_null=True)

@@ -11,7 +11,7 @@ from drf_spectacular.views import (
 
 from . import records
 from .auth import TokenView
-from .intake import CustomerLookupView, IntakeView
+from .intake import CustomerLookupView, IntakeView, MarkRegulatorView, RegulatorSignoffView
 from .views import (
     TRANSITIONS,
     PingView,
@@ -45,6 +45,8 @@ urlpatterns = [
     ],
     path(f"{T}transitions/<str:name>/", UnknownTransition.as_view()),
     path(f"{T}redo/decline/", records.DeclineRedoView.as_view(), name="api-redo-decline"),
+    path(f"{T}regulator/", MarkRegulatorView.as_view(), name="api-mark-regulator"),
+    path(f"{T}regulator/signoff/", RegulatorSignoffView.as_view(), name="api-regulator-signoff"),
     path(f"{T}timeline/", records.TimelineView.as_view(), name="api-timeline"),
     path(f"{T}comments/", records.CommentsView.as_view(), name="api-comments"),
     path(f"{T}attachments/", records.AttachmentsView.as_view(), name="api-attachments"),

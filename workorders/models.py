@@ -220,6 +220,20 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     external_id = models.CharField(_("渠道工单号"), max_length=64, blank=True)
     intake_agent = models.CharField(_("渠道坐席"), max_length=64, blank=True)
 
+    # Regulator track (监管申诉): filed by the regulator channel or marked afterwards (then
+    # `regulator_marked_at` is set: 越级). Closing needs a supervisor's sign-off first.
+    is_regulator = models.BooleanField(_("监管申诉"), default=False, db_index=True)
+    regulator_marked_at = models.DateTimeField(_("标记申诉时间"), null=True, blank=True)
+    regulator_signed_off_at = models.DateTimeField(_("督办签字时间"), null=True, blank=True)
+    regulator_signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("督办签字人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
     # The matter.
     category = models.ForeignKey(
         Category, verbose_name=_("问题分类"), on_delete=models.PROTECT, related_name="tickets"
@@ -434,6 +448,8 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             ("export_tickets", "Can export orders"),
             ("intake_ticket", "Can file orders for its own channel (channel systems)"),
             ("lookup_customer", "Can look up a customer's orders by phone"),
+            ("mark_regulator", "Can mark an order as a regulator complaint (申诉)"),
+            ("signoff_regulator", "Can sign off a regulator complaint before it closes"),
         ]
 
     def __init__(self, *args, **kwargs) -> None:
@@ -606,6 +622,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     )
     def reject_reply(self) -> None:
         self.replied_at = None
+        self._void_regulator_signoff()
 
     @transition(
         field=state, source=State.REPLIED, target=State.CLOSED, permission=_trans_perm("close")
@@ -626,6 +643,12 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     def redo(self) -> None:
         self.redo_count += 1
         self.replied_at = None
+        self._void_regulator_signoff()
+
+    def _void_regulator_signoff(self) -> None:
+        # A sign-off is for the reply it read; a new reply needs a new one.
+        self.regulator_signed_off_at = None
+        self.regulator_signed_off_by = None
 
     @transition(
         field=state,

@@ -58,6 +58,11 @@ from .records import (
     ticket_supervise,
     tickets_supervise_by_system,
 )
+from .regulator import (
+    regulator_close_check,
+    ticket_mark_regulator,
+    ticket_regulator_signoff,
+)
 
 __all__ = [
     "ALLOWED_IMAGE_TYPES",
@@ -69,6 +74,7 @@ __all__ = [
     "category_by_ref",
     "find_repeat_of",
     "idempotency_lookup",
+    "regulator_close_check",
     "ticket_add_description",
     "ticket_approve_suspension",
     "ticket_assign",
@@ -83,11 +89,13 @@ __all__ = [
     "ticket_decline_redo",
     "ticket_dispatch",
     "ticket_intake",
+    "ticket_mark_regulator",
     "ticket_next_number",
     "ticket_propose_redo",
     "ticket_redispatch",
     "ticket_redo",
     "ticket_refuse_suspension",
+    "ticket_regulator_signoff",
     "ticket_reject_reply",
     "ticket_reply",
     "ticket_report",

@@ -35,6 +35,7 @@ from .common import (
     _transition,
     ticket_write,
 )
+from .regulator import regulator_close_check
 
 # --------------------------------------------------------------------------- close stage
 
@@ -88,6 +89,7 @@ def ticket_close(
     now = _now(now)
     customer = _is_customer(by, channel)
     role = _require_transition(by, "close", ticket, customer=customer)
+    regulator_close_check(ticket)
     channel = _visit_channel(role, channel)
     _validate_visit(outcome, resolved, satisfaction)
     if outcome != VisitOutcome.SUCCESS:
@@ -114,6 +116,7 @@ def ticket_close(
         now=now,
     )
     clocks.clock_stop(ticket=ticket, kind=ClockKind.VISIT, now=now)
+    clocks.clock_stop(ticket=ticket, kind=ClockKind.REGULATOR, now=now)
     ticket.redo_proposals.filter(status=RequestStatus.PENDING).update(
         status=RequestStatus.REFUSED, decided_by=by, decided_at=now
     )

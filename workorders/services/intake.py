@@ -23,6 +23,7 @@ from ..errors import Conflict, IdempotencyMismatch, Invalid, NotAllowed, Unproce
 from ..models import (
     AuditEntry,
     Category,
+    Channel,
     IdempotencyRecord,
     Ticket,
     TicketSequence,
@@ -198,6 +199,8 @@ def _report(
         number="GD00000000000000",
         **fields,
     )
+    # The regulator's transfers run the statutory clock from the start.
+    ticket.is_regulator = ticket.channel == Channel.REGULATOR
     try:
         # The state is the FSM's; full_clean would assign it.
         exclude = ["number", "state", "promise_clock", "version"]
@@ -221,6 +224,7 @@ def _report(
             clocks.clock_start(ticket=ticket, kind=ClockKind.DISPATCH, now=now)
             clocks.clock_start(ticket=ticket, kind=ClockKind.PROMISE, now=now)
             clocks.first_response_start(ticket=ticket, now=now)
+            clocks.regulator_start(ticket=ticket, now=now)
             ticket.save(update_fields=["promise_clock", "promise_due_at"])
             AuditEntry.objects.create(
                 ticket=ticket,
