@@ -147,6 +147,7 @@ class TicketListSerializer(serializers.Serializer):
     is_repeat = serializers.BooleanField()
     is_priority = serializers.BooleanField()
     is_regulator = serializers.BooleanField()
+    risk_score = serializers.IntegerField(help_text="越级风险 0–100 (escalation-risk score).")
     reported_at = serializers.DateTimeField()
     promise_due_at = serializers.DateTimeField(allow_null=True)
     sla_status = serializers.ChoiceField(choices=SlaStatus.choices, allow_null=True)
@@ -239,6 +240,10 @@ class TicketDetailSerializer(serializers.Serializer):
     reply_resolved = serializers.BooleanField(allow_null=True)
     public_reply = serializers.CharField()
     is_regulator = serializers.BooleanField(help_text="监管申诉: the statutory clock runs.")
+    risk_score = serializers.IntegerField(help_text="越级风险 0–100 (escalation-risk score).")
+    risk_alerted_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the score first reached the alert threshold."
+    )
     regulator_marked_at = serializers.DateTimeField(
         allow_null=True, help_text="Set when marked 申诉 after it was filed (越级)."
     )

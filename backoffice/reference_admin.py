@@ -16,7 +16,7 @@ from accounts.models import Department, User
 from accounts.roles import Role
 from customers.models import CustomerLookup
 from sla.models import Clock, SlaEvent
-from workorders.models import AuditEntry, Category, ChannelAccount
+from workorders.models import AuditEntry, Category, ChannelAccount, RiskRule
 from workorders.selectors import tickets_visible_to
 
 
@@ -185,6 +185,19 @@ class ChannelAccountAdmin(SuperuserEditsMixin, admin.ModelAdmin):
     raw_id_fields = ["user"]
 
 
+@admin.register(RiskRule)
+class RiskRuleAdmin(SuperuserEditsMixin, admin.ModelAdmin):
+    """越级投诉预警: the points of each rule and whether it counts (the conditions are fixed by
+    code); scores follow on each order's next event."""
+
+    list_display = ["code", "label", "points", "active"]
+    list_editable = ["points", "active"]
+    readonly_fields = ["code"]
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False  # a new code would have no condition
+
+
 @admin.register(CustomerLookup)
 class CustomerLookupAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["at", "actor", "actor_role", "phone"]
@@ -201,6 +214,7 @@ __all__ = [
     "ClockAdmin",
     "CustomerLookupAdmin",
     "DepartmentAdmin",
+    "RiskRuleAdmin",
     "SlaEventAdmin",
     "UserAdmin",
 ]

@@ -265,6 +265,14 @@ SOURCES: tuple[Source, ...] = (
             # 监管申诉: on the regulator track; 越级: marked 申诉 after it was filed elsewhere.
             "regulator": Q(is_regulator=True),
             "regulator_escalated": Q(is_regulator=True, regulator_marked_at__isnull=False),
+            # 越级投诉预警: orders whose risk score crossed the alert line, and those of them
+            # that reached the regulator afterwards (marked 申诉 at or after the alert).
+            "risk_alerted": Q(risk_alerted_at__isnull=False),
+            "risk_then_regulator": Q(
+                risk_alerted_at__isnull=False,
+                is_regulator=True,
+                regulator_marked_at__gte=F("risk_alerted_at"),
+            ),
         },
     ),
     Source(
@@ -368,6 +376,8 @@ KPIS: tuple[KpiDef, ...] = (
     KpiDef("repeat", _("重复投诉率"), "repeats", "received"),
     KpiDef("regulator", _("监管申诉量"), "regulator", None),
     KpiDef("regulator_escalation", _("越级率"), "regulator_escalated", "received"),
+    KpiDef("risk_alerted", _("越级预警量"), "risk_alerted", None),
+    KpiDef("risk_then_regulator", _("预警后越级率"), "risk_then_regulator", "risk_alerted"),
     KpiDef("return", _("退单率"), "returns", "dispatches"),
     KpiDef("return_rejected", _("退单驳回率"), "returns_rejected", "returns"),
     KpiDef("redo", _("重办率"), "redone", "closed"),
@@ -394,6 +404,8 @@ COUNT_LABELS = {
     "repeats": _("重复投诉"),
     "regulator": _("监管申诉"),
     "regulator_escalated": _("越级申诉"),
+    "risk_alerted": _("越级预警"),
+    "risk_then_regulator": _("预警后越级"),
     "closed": _("办结量"),
     "met_original": _("按原时限办结"),
     "met_effective": _("按有效时限办结"),

@@ -374,6 +374,10 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     chase_count = models.PositiveIntegerField(_("催办次数"), default=0)
     supervise_count = models.PositiveIntegerField(_("督办次数"), default=0)
     escalation_level = models.PositiveSmallIntegerField(_("升级级别"), default=0)
+    # 越级投诉预警: 0–100 from the active RiskRules, kept by services.ticket_risk_refresh;
+    # `risk_alerted_at` is set once, when the score first reaches RISK_ALERT_THRESHOLD.
+    risk_score = models.PositiveSmallIntegerField(_("越级风险"), default=0, db_index=True)
+    risk_alerted_at = models.DateTimeField(_("越级预警时间"), null=True, blank=True)
 
     # The customer's clock, denormalised for sorting and filtering lists in SQL. The clock
     # service keeps these in step with sla.Clock(kind=promise).
@@ -943,3 +947,22 @@ class ChannelAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_channel_display()})"
+
+
+class RiskRule(models.Model):
+    """One rule of the escalation-risk score (越级投诉预警): while its condition holds on an
+    open order, it adds its points (the sum is capped at 100). The conditions are fixed by
+    `code` (workorders.services.risk); labels, points and whether a rule counts are data."""
+
+    code = models.SlugField(_("代码"), max_length=32, unique=True)
+    label = models.CharField(_("名称"), max_length=64)
+    points = models.PositiveSmallIntegerField(_("分值"))
+    active = models.BooleanField(_("生效"), default=True)
+
+    class Meta:
+        verbose_name = _("越级风险规则")
+        verbose_name_plural = _("越级风险规则")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.label} (+{self.points})"

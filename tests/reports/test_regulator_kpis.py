@@ -90,3 +90,19 @@ def test_import_replaces_a_month_and_refuses_a_bad_file_whole(db, tmp_path):
     call_command("import_subscribers", str(path), stdout=out)
     assert "0 created, 1 updated" in out.getvalue()
     assert SubscriberCount.objects.get().subscribers == 200
+
+
+def test_risk_alerts_and_those_that_then_reached_the_regulator(cast, settings):
+    settings.RISK_ALERT_THRESHOLD = 30
+    # Alerted at the report (claimed escalation), then marked 申诉 a day later.
+    a = report(cast, now=h(1), claimed_escalation=True, phone="13900000011")
+    services.ticket_mark_regulator(ticket=a, by=cast.dispatcher, reason="申诉", now=h(25))
+    # Alerted, never reached the regulator.
+    report(cast, now=h(2), claimed_escalation=True, phone="13900000012")
+    # Reached the regulator without an alert.
+    c = report(cast, now=h(3), phone="13900000013")
+    services.ticket_mark_regulator(ticket=c, by=cast.dispatcher, reason="申诉", now=h(4))
+    row = kpis.kpi_summary(user=cast.auditor, period=MONTH)
+    assert row.figures["risk_alerted"].numerator == 2
+    f = row.figures["risk_then_regulator"]
+    assert (f.numerator, f.denominator, f.rate) == (1, 2, 50.0)

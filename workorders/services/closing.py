@@ -12,6 +12,7 @@ from accounts.roles import Role
 from sla import services as clocks
 from sla.models import ClockKind
 
+from .. import events
 from ..errors import Invalid, InvalidState
 from ..models import (
     RedoProposal,
@@ -204,6 +205,7 @@ def ticket_propose_redo(
         comment=reason,
         data={"resolved": resolved, "satisfaction": satisfaction, "channel": channel},
     )
+    events.publish(events.RECORDED, ticket=ticket, record="propose_redo", now=now)
     return proposal
 
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from sla import services as clocks
 
+from .. import events
 from ..errors import InvalidState
 from ..models import State, Ticket
 from .common import _audit, _now, _require, _save, _snapshot, _text, ticket_write
@@ -43,6 +44,7 @@ def ticket_mark_regulator(
         now=now,
         comment=reason,
     )
+    events.publish(events.RECORDED, ticket=ticket, record="mark_regulator", now=now)
     return ticket
 
 
