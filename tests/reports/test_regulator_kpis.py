@@ -106,3 +106,20 @@ def test_risk_alerts_and_those_that_then_reached_the_regulator(cast, settings):
     assert row.figures["risk_alerted"].numerator == 2
     f = row.figures["risk_then_regulator"]
     assert (f.numerator, f.denominator, f.rate) == (1, 2, 50.0)
+
+
+def test_regulator_rate_api(regulator_world, cast, tmp_path):
+    from tests.api.conftest import client_for
+
+    SubscriberCount.objects.create(region="杭州", month=MONTH.first_day, subscribers=2_000_000)
+    r = client_for(cast.auditor).get(
+        "/api/v1/reports/regulator-rate/",
+        {"period": "custom", "start": "2026-11-01", "end": "2026-11-30"},
+    )
+    assert r.status_code == 200, r.content
+    data = r.json()
+    assert (data["regulator"], data["subscribers"], data["per_million"]) == (3, 2_000_000, 1.5)
+    assert data["regions"] == [
+        {"region": "杭州", "regulator": 2, "subscribers": 2_000_000, "per_million": 1.0}
+    ]
+    assert client_for(cast.handler).get("/api/v1/reports/regulator-rate/").status_code == 403
