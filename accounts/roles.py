@@ -13,6 +13,8 @@ class Role(models.TextChoices):
     HANDLER = "handler", _("处理人")
     SUPERVISOR = "supervisor", pgettext_lazy("role", "督办")
     AUDITOR = "auditor", _("审计")
+    # A channel system's service account (workorders.ChannelAccount names its channel).
+    CHANNEL = "channel", _("渠道系统")
 
 
 # Permission codenames (all on workorders.Ticket) granted to each role's group.
@@ -38,6 +40,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "comment_ticket",
         "view_reports",
         "view_ticket",
+        "lookup_customer",
+        "mark_regulator",
     ],
     Role.LEAD: [
         "view_full_phone",
@@ -77,11 +81,21 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_reports",
         "export_tickets",
         "view_ticket",
+        "lookup_customer",
+        "mark_regulator",
+        "signoff_regulator",
     ],
     Role.AUDITOR: [
         "view_all_tickets",
         "view_reports",
         "export_tickets",
+        "view_ticket",
+    ],
+    # Files orders for its own channel and reads those; the hotline's account also looks up
+    # the caller (checked in the service: only a hotline channel account).
+    Role.CHANNEL: [
+        "intake_ticket",
+        "lookup_customer",
         "view_ticket",
     ],
 }

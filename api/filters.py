@@ -50,6 +50,14 @@ class TicketFilter(django_filters.FilterSet):
     vip = django_filters.BooleanFilter(method="filter_vip", label=_("五星客户"))
     elderly = django_filters.BooleanFilter(field_name="is_elderly", label=_("老年客户"))
     priority = django_filters.BooleanFilter(field_name="is_priority", label=_("重点客户"))
+    risk_min = django_filters.NumberFilter(
+        field_name="risk_score",
+        lookup_expr="gte",
+        min_value=0,
+        max_value=100,
+        label=_("越级风险不低于"),
+    )
+    regulator = django_filters.BooleanFilter(field_name="is_regulator", label=_("监管申诉"))
     reported_after = django_filters.IsoDateTimeFilter(
         field_name="reported_at",
         lookup_expr="gte",

@@ -30,7 +30,8 @@ ERROR_RESPONSES = {
     "412": "If-Match does not match the current ETag",
     "413": "Request too large",
     "415": "Unsupported media type",
-    "422": "Idempotency-Key reused with a different request",
+    "422": "Idempotency-Key reused with a different request; intake or customer look-up "
+    "input that cannot be an order (unknown category code, another channel, not a phone)",
     "429": "Throttled; on the token login also: locked out after too many failures",
 }
 

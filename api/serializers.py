@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -13,7 +14,6 @@ from sla.models import SlaStatus
 from sla.selectors import clock_rule_text, promise_remaining
 from workorders.models import (
     Attachment,
-    Category,
     CauseCategory,
     Channel,
     Chase,
@@ -30,6 +30,7 @@ from workorders.models import (
     VisitOutcome,
 )
 from workorders.permissions import can_see_full_phone, mask_phone
+from workorders.services import category_by_ref
 
 MAX_ID = 2**63 - 1
 
@@ -145,6 +146,8 @@ class TicketListSerializer(serializers.Serializer):
     customer = CustomerSerializer(source="*")
     is_repeat = serializers.BooleanField()
     is_priority = serializers.BooleanField()
+    is_regulator = serializers.BooleanField()
+    risk_score = serializers.IntegerField(help_text="越级风险 0–100 (escalation-risk score).")
     reported_at = serializers.DateTimeField()
     promise_due_at = serializers.DateTimeField(allow_null=True)
     sla_status = serializers.ChoiceField(choices=SlaStatus.choices, allow_null=True)
@@ -236,6 +239,17 @@ class TicketDetailSerializer(serializers.Serializer):
     reply_cause = serializers.CharField()
     reply_resolved = serializers.BooleanField(allow_null=True)
     public_reply = serializers.CharField()
+    is_regulator = serializers.BooleanField(help_text="监管申诉: the statutory clock runs.")
+    risk_score = serializers.IntegerField(help_text="越级风险 0–100 (escalation-risk score).")
+    risk_alerted_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the score first reached the alert threshold."
+    )
+    regulator_marked_at = serializers.DateTimeField(
+        allow_null=True, help_text="Set when marked 申诉 after it was filed (越级)."
+    )
+    regulator_signed_off_at = serializers.DateTimeField(
+        allow_null=True, help_text="The supervisor's sign-off; a regulator order closes after it."
+    )
     visit_at = serializers.DateTimeField(allow_null=True)
     visit_outcome = serializers.CharField()
     visit_resolved = serializers.BooleanField(allow_null=True)
@@ -259,8 +273,37 @@ class TicketDetailSerializer(serializers.Serializer):
         return sorted(allowed_transitions(self.context["request"].user, ticket))
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "integer"}, {"type": "string"}],
+        "description": "The category's id or its code.",
+    }
+)
+class CategoryRefField(serializers.Field):
+    """A category by its numeric id or its code: the API accepts either."""
+
+    default_error_messages = {
+        "does_not_exist": _("问题分类不存在：%(ref)s"),
+        "incorrect_type": _("请提供问题分类的编号或代码。"),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, str)):
+            self.fail("incorrect_type")
+        found = category_by_ref(data)
+        if found is None:
+            raise serializers.ValidationError(
+                self.error_messages["does_not_exist"] % {"ref": str(data)[:64]},
+                code="does_not_exist",
+            )
+        return found
+
+    def to_representation(self, value):
+        return value.pk
+
+
 class TicketCreateSerializer(serializers.Serializer):
-    category = SafePrimaryKeyRelatedField(queryset=Category.objects.all())
+    category = CategoryRefField()
     customer_phone = serializers.CharField(max_length=20)
     description = serializers.CharField(max_length=5000)
     title = serializers.CharField(max_length=120, required=False, allow_blank=True)
@@ -568,3 +611,68 @@ class CustomerMessageSerializer(serializers.Serializer):
     )
     receipt_at = serializers.DateTimeField(allow_null=True)
     receipt_error = serializers.CharField(allow_blank=True)
+
+
+# --------------------------------------------------------------------------- channel intake
+
+
+class IntakeSerializer(serializers.Serializer):
+    external_id = serializers.CharField(
+        max_length=64, help_text="The channel system's own id for the contact (idempotent)."
+    )
+    channel = serializers.ChoiceField(
+        choices=Channel.choices,
+        required=False,
+        help_text="Optional; must be the account's own channel.",
+    )
+    category = serializers.CharField(max_length=64, help_text="The category's code (or id).")
+    customer_phone = serializers.CharField(max_length=20)
+    description = serializers.CharField(max_length=5000)
+    title = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    customer_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    customer_address = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    customer_region = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    star_level = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    is_elderly = serializers.BooleanField(required=False)
+    claimed_escalation = serializers.BooleanField(required=False)
+    agent = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="The agent's name or id."
+    )
+    attachments = serializers.ListField(
+        child=serializers.FileField(), required=False, max_length=6, allow_empty=True
+    )
+
+
+class IntakeResultSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    external_id = serializers.CharField()
+    channel = serializers.CharField()
+    state = serializers.CharField()
+    status_url = serializers.CharField(help_text="The customer's status page.")
+    replayed = serializers.BooleanField(help_text="True when this external_id was filed before.")
+
+
+class LookupOrderSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    summary = serializers.CharField()
+    state = serializers.ChoiceField(choices=State.choices)
+    state_display = serializers.CharField(source="get_state_display")
+    channel = serializers.CharField()
+    category = CategoryBriefSerializer()
+    reported_at = serializers.DateTimeField()
+    promise_due_at = serializers.DateTimeField(allow_null=True)
+    is_repeat = serializers.BooleanField()
+    visit_satisfaction = serializers.CharField(allow_blank=True)
+
+
+class CustomerLookupSerializer(serializers.Serializer):
+    phone = serializers.CharField()
+    open_orders = LookupOrderSerializer(many=True)
+    recent_orders = LookupOrderSerializer(many=True, help_text="Reported in the last 30 days.")
+    repeat = serializers.BooleanField(help_text="A new order now would be a repeat (30 days).")
+    last_satisfaction = serializers.CharField(
+        allow_null=True, help_text="satisfied / basically / unsatisfied of the latest visit."
+    )
+    opted_out = serializers.BooleanField(
+        help_text="The caller replied TD/退订 to our texts (not cleared since): no SMS to them."
+    )

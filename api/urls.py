@@ -11,6 +11,7 @@ from drf_spectacular.views import (
 
 from . import records
 from .auth import TokenView
+from .intake import CustomerLookupView, IntakeView, MarkRegulatorView, RegulatorSignoffView
 from .views import (
     TRANSITIONS,
     PingView,
@@ -34,6 +35,8 @@ urlpatterns = [
         records.NotificationsReadView.as_view(),
         name="api-notifications-read",
     ),
+    path("intake/", IntakeView.as_view(), name="api-intake"),
+    path("customers/<str:phone>/", CustomerLookupView.as_view(), name="api-customer-lookup"),
     path("tickets/", TicketList.as_view(), name="api-tickets"),
     path(T, TicketDetail.as_view(), name="api-ticket"),
     *[
@@ -42,6 +45,8 @@ urlpatterns = [
     ],
     path(f"{T}transitions/<str:name>/", UnknownTransition.as_view()),
     path(f"{T}redo/decline/", records.DeclineRedoView.as_view(), name="api-redo-decline"),
+    path(f"{T}regulator/", MarkRegulatorView.as_view(), name="api-mark-regulator"),
+    path(f"{T}regulator/signoff/", RegulatorSignoffView.as_view(), name="api-regulator-signoff"),
     path(f"{T}timeline/", records.TimelineView.as_view(), name="api-timeline"),
     path(f"{T}comments/", records.CommentsView.as_view(), name="api-comments"),
     path(

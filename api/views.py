@@ -81,6 +81,8 @@ class TicketList(GenericAPIView):
             Key("id"),
         ],
         "due": [Key("promise_due_at", nullable=True), Key("id")],
+        # 越级风险: highest score first.
+        "risk": [Key("risk_score", desc=True), Key("id", desc=True)],
         "-reported": [Key("reported_at", desc=True), Key("id", desc=True)],
         "reported": [Key("reported_at"), Key("id")],
     }

@@ -81,6 +81,28 @@ class EscalationFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RiskFilter(admin.SimpleListFilter):
+    """越级风险: orders at or above the alert threshold, or with some risk."""
+
+    title = _("越级风险")
+    parameter_name = "risk"
+
+    def lookups(self, request, model_admin):
+        return [("alert", _("已达预警线")), ("some", _("有风险")), ("none", _("无风险"))]
+
+    def queryset(self, request, queryset):
+        from django.conf import settings
+
+        value = self.value()
+        if value == "alert":
+            return queryset.filter(risk_score__gte=settings.RISK_ALERT_THRESHOLD)
+        if value == "some":
+            return queryset.filter(risk_score__gt=0)
+        if value == "none":
+            return queryset.filter(risk_score=0)
+        return queryset
+
+
 class FlagFilter(admin.SimpleListFilter):
     title = _("客户标记")
     parameter_name = "flag"

@@ -15,6 +15,7 @@ from workorders.models import (
     CauseCategory,
     RequestStatus,
     Satisfaction,
+    State,
     SuspensionReason,
     Ticket,
     VisitOutcome,
@@ -403,10 +404,62 @@ TRANSITION_FORMS: dict[str, type[TransitionForm]] = {
     "redo": RedoForm,
     "cancel": CancelForm,
 }
+
+
 # Actions on the order that are not transitions of their own (shown when `action_allowed`).
+class MarkRegulatorForm(TransitionForm):
+    """Mark the order 申诉 (the customer went to the regulator): the statutory clock starts."""
+
+    label = _("标记监管申诉")
+    success_message = _("已标记为监管申诉，法定时限开始计时。")
+    right = "mark_regulator"
+    reason = forms.CharField(label=_("说明"), max_length=500)
+
+    @staticmethod
+    def applies(ticket) -> bool:
+        return not ticket.is_regulator
+
+    def submit(self) -> str:
+        services.ticket_mark_regulator(
+            ticket=self.ticket,
+            by=self.user,
+            reason=self.cleaned_data["reason"],
+            expected_version=self.expected_version,
+        )
+        return self.success_message
+
+
+class RegulatorSignoffForm(TransitionForm):
+    """The supervisor signs off the reply of a regulator complaint before it may close."""
+
+    label = _("督办签字")
+    success_message = _("已签字，工单可回访办结。")
+    right = "regulator_signoff"
+    note = forms.CharField(label=_("说明"), required=False, max_length=500)
+
+    @staticmethod
+    def applies(ticket) -> bool:
+        return (
+            ticket.is_regulator
+            and ticket.state == State.REPLIED
+            and ticket.regulator_signed_off_at is None
+        )
+
+    def submit(self) -> str:
+        services.ticket_regulator_signoff(
+            ticket=self.ticket,
+            by=self.user,
+            note=self.cleaned_data["note"],
+            expected_version=self.expected_version,
+        )
+        return self.success_message
+
+
 ACTION_FORMS: dict[str, type[TransitionForm]] = {
     "assign": AssignForm,
     "decline_redo": DeclineRedoForm,
+    "mark_regulator": MarkRegulatorForm,
+    "regulator_signoff": RegulatorSignoffForm,
 }
 
 

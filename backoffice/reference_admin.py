@@ -14,8 +14,9 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.models import Department, User
 from accounts.roles import Role
+from customers.models import CustomerLookup
 from sla.models import Clock, SlaEvent
-from workorders.models import AuditEntry, Category
+from workorders.models import AuditEntry, Category, ChannelAccount, RiskRule
 from workorders.selectors import tickets_visible_to
 
 
@@ -173,11 +174,47 @@ class AuditEntryAdmin(ScopedByTicketMixin, ReadOnlyMixin, admin.ModelAdmin):
     show_full_result_count = False
 
 
+@admin.register(ChannelAccount)
+class ChannelAccountAdmin(SuperuserEditsMixin, admin.ModelAdmin):
+    """Service accounts of channel systems: the user (role 渠道系统) and its one channel. Its
+    API token: `manage.py drf_create_token <username>`."""
+
+    list_display = ["user", "channel"]
+    list_filter = ["channel"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(RiskRule)
+class RiskRuleAdmin(SuperuserEditsMixin, admin.ModelAdmin):
+    """越级投诉预警: the points of each rule and whether it counts (the conditions are fixed by
+    code); scores follow on each order's next event."""
+
+    list_display = ["code", "label", "points", "active"]
+    list_editable = ["points", "active"]
+    readonly_fields = ["code"]
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False  # a new code would have no condition
+
+
+@admin.register(CustomerLookup)
+class CustomerLookupAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["at", "actor", "actor_role", "phone"]
+    list_filter = ["actor_role"]
+    list_select_related = ["actor"]
+    search_fields = ["phone"]
+    show_full_result_count = False
+
+
 __all__ = [
     "AuditEntryAdmin",
     "CategoryAdmin",
+    "ChannelAccountAdmin",
     "ClockAdmin",
+    "CustomerLookupAdmin",
     "DepartmentAdmin",
+    "RiskRuleAdmin",
     "SlaEventAdmin",
     "UserAdmin",
 ]

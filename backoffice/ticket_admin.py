@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import BadRequest
@@ -38,6 +39,7 @@ from .filters import (
     HandlerFilter,
     PendingApprovalFilter,
     PeriodFilter,
+    RiskFilter,
     ScopeFilter,
     SlaStatusFilter,
     StageFilter,
@@ -97,6 +99,7 @@ class TicketAdmin(admin.ModelAdmin):
         "sla_badge",
         "urgency_display",
         "flags_display",
+        "risk_display",
         "summary_display",
         "state",
         "category",
@@ -116,6 +119,7 @@ class TicketAdmin(admin.ModelAdmin):
         PeriodFilter,
         CallbackFilter,
         EscalationFilter,
+        RiskFilter,
         FlagFilter,
         "category",
         "department",
@@ -180,6 +184,9 @@ class TicketAdmin(admin.ModelAdmin):
                     "extension_count",
                     ("promise_due_at", "sla_badge"),
                     ("chase_count", "supervise_count", "escalation_level"),
+                    ("risk_display", "risk_alerted_at"),
+                    ("is_regulator", "regulator_marked_at"),
+                    ("regulator_signed_off_at", "regulator_signed_off_by"),
                 )
             },
         ),
@@ -202,7 +209,13 @@ class TicketAdmin(admin.ModelAdmin):
             },
         ),
     )
-    readonly_fields = ["stage_display", "phone_display", "flags_display", "sla_badge"]
+    readonly_fields = [
+        "stage_display",
+        "phone_display",
+        "flags_display",
+        "sla_badge",
+        "risk_display",
+    ]
 
     class Media:
         css = {"all": ["backoffice/backoffice.css"]}
@@ -305,6 +318,14 @@ class TicketAdmin(admin.ModelAdmin):
     def urgency_display(self, obj: Ticket):
         cls = "bo-urgent" if obj.is_urgent else "bo-general"
         return format_html('<span class="{}">{}</span>', cls, obj.get_urgency_display())
+
+    @admin.display(description=_("越级风险"), ordering="-risk_score")
+    def risk_display(self, obj: Ticket):
+        if not obj.risk_score:
+            return ""
+        alert = obj.risk_score >= settings.RISK_ALERT_THRESHOLD
+        cls = "bo-risk bo-risk-alert" if alert else "bo-risk"
+        return format_html('<span class="{}">{}</span>', cls, obj.risk_score)
 
     @admin.display(description=_("标记"), ordering="-is_priority")
     def flags_display(self, obj: Ticket):

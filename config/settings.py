@@ -545,6 +545,8 @@ INSTALLED_APPS += ["faults"]
 # Detection: at least FAULTS_MIN_ORDERS open orders of a clusterable category reported within
 # FAULTS_WINDOW_MINUTES that share the district or lie within FAULTS_RADIUS_METERS of each other.
 FAULTS_MIN_ORDERS = env_int("FAULTS_MIN_ORDERS", 5)
+# 越级投诉预警: an open order whose escalation-risk score reaches this alerts supervisors once.
+RISK_ALERT_THRESHOLD = env_int("RISK_ALERT_THRESHOLD", 60)
 FAULTS_WINDOW_MINUTES = env_int("FAULTS_WINDOW_MINUTES", 120)
 FAULTS_RADIUS_METERS = env_int("FAULTS_RADIUS_METERS", 500)
 FAULTS_DETECT_SECONDS = env_int("FAULTS_DETECT_SECONDS", 300)

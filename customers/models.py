@@ -3,6 +3,7 @@ and the satisfaction surveys offered after each reply."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -89,3 +90,25 @@ class Survey(models.Model):
     @property
     def answered(self) -> bool:
         return self.answered_at is not None
+
+
+class CustomerLookup(models.Model):
+    """One row per look-up of a customer's orders by phone (the hotline agent's screen)."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("操作人"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    actor_role = models.CharField(_("角色"), max_length=16)
+    phone = models.CharField(_("客户电话"), max_length=20, db_index=True)
+    at = models.DateTimeField(_("时间"), db_index=True)
+
+    class Meta:
+        verbose_name = _("客户查询记录")
+        verbose_name_plural = _("客户查询记录")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.at:%Y-%m-%d %H:%M}"

@@ -18,9 +18,20 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.roles import Role
+from notifications.sms_channel import opted_out as sms_opted_out
 from sla.models import ClockKind, SlaPolicy
-from workorders.errors import Conflict, Invalid, InvalidState, RateLimited
+from workorders.errors import (
+    Conflict,
+    Invalid,
+    InvalidState,
+    NotAllowed,
+    RateLimited,
+    Unprocessable,
+)
 from workorders.models import (
+    Channel,
+    ChannelAccount,
     RequestStatus,
     Satisfaction,
     State,
@@ -28,10 +39,12 @@ from workorders.models import (
     VisitChannel,
     VisitOutcome,
 )
+from workorders.permissions import acting_role
+from workorders.phones import normalize_phone, phone_validator
 from workorders.services import ticket_visit
 
 from . import tokens
-from .models import CustomerNote, StatusLink, Survey
+from .models import CustomerLookup, CustomerNote, StatusLink, Survey
 
 LINK_LIFETIME = timedelta(days=30)  # after the order is closed or cancelled
 NOTE_INTERVAL = timedelta(hours=1)
@@ -267,3 +280,47 @@ def survey_answer(
             now=now,
         )
     return survey
+
+
+# --------------------------------------------------------------------------- hotline look-up
+
+LOOKUP_WINDOW = timedelta(days=30)
+
+
+def customer_lookup(*, by, phone: str, now: datetime | None = None) -> dict:
+    """What a hotline agent's screen needs when a call comes in: the caller's open orders,
+    their orders of the last 30 days, whether a new order would be a repeat, the last
+    satisfaction given and the SMS opt-out. Dispatchers, supervisors and the hotline's channel
+    account may look; every look-up is recorded (CustomerLookup)."""
+    now = now or timezone.now()
+    role = acting_role(by, "lookup_customer")
+    if role is None:
+        raise NotAllowed()
+    if role == Role.CHANNEL:
+        account = ChannelAccount.objects.filter(user=by).first()
+        if account is None or account.channel != Channel.HOTLINE:
+            raise NotAllowed()
+    normalized = normalize_phone(phone)
+    if not phone_validator.regex.match(normalized):
+        raise Unprocessable(fields={"phone": [str(phone_validator.message)]})
+    CustomerLookup.objects.create(actor=by, actor_role=role, phone=normalized, at=now)
+
+    base = Ticket.objects.filter(customer_phone=normalized).select_related("category")
+    open_orders = list(base.open().order_by("-reported_at")[:50])
+    recent = list(base.filter(reported_at__gte=now - LOOKUP_WINDOW).order_by("-reported_at")[:50])
+    last_visit = (
+        base.exclude(visit_satisfaction="")
+        .order_by("-visit_at", "-id")
+        .values_list("visit_satisfaction", flat=True)
+        .first()
+    )
+    return {
+        "phone": normalized,
+        "open_orders": open_orders,
+        "recent_orders": recent,
+        # A new order from this caller now would be a repeat (DESIGN.md §5: 30 days).
+        "repeat": bool(recent),
+        "last_satisfaction": last_visit or None,
+        # Replied TD/退订 to our texts (and not cleared since): no SMS to this number.
+        "opted_out": sms_opted_out(normalized),
+    }

@@ -14,10 +14,17 @@ class NotificationsConfig(AppConfig):
         from .models import Channel
         from .outbox import register_sender
         from .selectors import ticket_notifications_timeline
-        from .services import email_send, notify_chase, notify_transition, webhook_send
+        from .services import (
+            email_send,
+            notify_chase,
+            notify_risk_alert,
+            notify_transition,
+            webhook_send,
+        )
 
         events.subscribe(events.TRANSITION, notify_transition)
         events.subscribe(events.CHASE, notify_chase)
+        events.subscribe(events.RISK_ALERT, notify_risk_alert)
         register_timeline_source(ticket_notifications_timeline)
         # What the outbox relay sends, by channel.
         register_sender(Channel.EMAIL, email_send)

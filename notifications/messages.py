@@ -146,3 +146,14 @@ def chase_text(*, ticket, by, note: str, now: datetime) -> tuple[str, str]:
     if line:
         lines.append(line)
     return _("工单 %(number)s 被催办") % {"number": number}, "\n".join(lines)
+
+
+def risk_text(*, ticket, score: int) -> tuple[str, str]:
+    """(title, body) for the supervisors when an order's escalation risk crosses the line."""
+    number = ticket.number
+    title = _("越级投诉预警：工单 %(number)s") % {"number": number}
+    body = _("工单 %(number)s 的越级风险评分已达 %(score)d 分，请关注。") % {
+        "number": number,
+        "score": score,
+    }
+    return title, body

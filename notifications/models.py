@@ -15,6 +15,7 @@ class NotificationKind(models.TextChoices):
     CLOSED = "closed", _("已办结")
     USER_CHASE = "user_chase", _("人工催办")
     FAULT = "fault", _("群障")
+    RISK = "risk", _("越级预警")
     OTHER = "other", _("其他")
 
 

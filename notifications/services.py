@@ -24,7 +24,7 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 
 from .audience import Audience
-from .messages import chase_text, in_every_language, language_of, transition_text
+from .messages import chase_text, in_every_language, language_of, risk_text, transition_text
 from .models import Channel, Delivery, Notification, NotificationKind, WebhookEndpoint
 from .outbox import SendError, deliveries_enqueue
 
@@ -314,3 +314,17 @@ def webhook_send(delivery: Delivery) -> int:
     if not 200 <= response.status_code < 300:
         raise SendError(f"HTTP {response.status_code}", code=response.status_code)
     return response.status_code
+
+
+def notify_risk_alert(*, ticket, score: int, now: datetime) -> None:
+    """越级投诉预警 → every supervisor, once per order (the order's alert is claimed once)."""
+    from accounts.roles import Role
+
+    texts = in_every_language(lambda: risk_text(ticket=ticket, score=score))
+    notifications_create(
+        notes=[
+            Note(user, ticket.pk, NotificationKind.RISK, f"risk:{ticket.pk}:u{user.pk}", texts)
+            for user in Audience().with_role(Role.SUPERVISOR)
+        ],
+        now=now,
+    )

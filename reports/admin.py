@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from accounts.roles import Role
 
-from .models import ExportLog, ReportFile, ReportRecipient
+from .models import ExportLog, ReportFile, ReportRecipient, SubscriberCount
 
 
 def _superuser_or_auditor(request) -> bool:
@@ -62,3 +62,13 @@ class ReportFileAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(SubscriberCount)
+class SubscriberCountAdmin(admin.ModelAdmin):
+    """Subscribers per region and month (申诉率's denominator); `manage.py import_subscribers`
+    loads a CSV."""
+
+    list_display = ("month", "region", "subscribers")
+    list_filter = ("region",)
+    search_fields = ("region",)

@@ -185,6 +185,47 @@ class KpiView(ReportsAPIView):
         return Response(body)
 
 
+class RegionRateSerializer(serializers.Serializer):
+    region = serializers.CharField()
+    regulator = serializers.IntegerField()
+    subscribers = serializers.IntegerField()
+    per_million = serializers.FloatField(allow_null=True)
+
+
+class RegulatorRateSerializer(serializers.Serializer):
+    period = PeriodSerializer()
+    regulator = serializers.IntegerField(help_text="Regulator complaints reported in the period.")
+    subscribers = serializers.IntegerField(help_text="Average monthly subscribers, all regions.")
+    per_million = serializers.FloatField(allow_null=True, help_text="申诉率 (per million).")
+    regions = RegionRateSerializer(many=True)
+
+
+class RegulatorRateView(ReportsAPIView):
+    """GET /api/v1/reports/regulator-rate/?period=month — 申诉率 per million subscribers."""
+
+    @extend_schema(
+        operation_id="reports_regulator_rate",
+        tags=["reports"],
+        parameters=FILTER_PARAMETERS,
+        responses={200: RegulatorRateSerializer},
+        description="申诉率: regulator complaints reported in the period per million "
+        "subscribers (imported per region and month), overall and per region.",
+    )
+    def get(self, request):
+        if not can_view_reports(request.user):
+            return error(403, "forbidden", _("您没有查看报表的权限。"))
+        filters, err = self.filters_or_error(request)
+        if err:
+            return err
+        rate = kpis.regulator_rate(user=request.user, period=filters.period, scope=filters.scope)
+        period = {
+            "kind": filters.period.kind,
+            "start": filters.period.first_day.isoformat(),
+            "end": filters.period.last_day.isoformat(),
+        }
+        return Response(RegulatorRateSerializer({"period": period, **rate}).data)
+
+
 class ExportView(ReportsAPIView):
     """GET /api/v1/exports/tickets.csv|.xlsx, /api/v1/exports/transitions.csv|.xlsx"""
 

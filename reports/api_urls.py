@@ -6,6 +6,11 @@ from . import api
 
 urlpatterns = [
     path("reports/kpis/", api.KpiView.as_view(), name="reports-api-kpis"),
+    path(
+        "reports/regulator-rate/",
+        api.RegulatorRateView.as_view(),
+        name="reports-api-regulator-rate",
+    ),
     re_path(
         r"^exports/(?P<kind>tickets|transitions)\.(?P<fmt>csv|xlsx)$",
         api.ExportView.as_view(),

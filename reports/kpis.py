@@ -261,7 +261,21 @@ SOURCES: tuple[Source, ...] = (
         "",
         "department_id",
         Q(),
-        {"received": None, "repeats": Q(is_repeat=True)},
+        {
+            "received": None,
+            "repeats": Q(is_repeat=True),
+            # 监管申诉: on the regulator track; 越级: marked 申诉 after it was filed elsewhere.
+            "regulator": Q(is_regulator=True),
+            "regulator_escalated": Q(is_regulator=True, regulator_marked_at__isnull=False),
+            # 越级投诉预警: orders whose risk score crossed the alert line, and those of them
+            # that reached the regulator afterwards (marked 申诉 at or after the alert).
+            "risk_alerted": Q(risk_alerted_at__isnull=False),
+            "risk_then_regulator": Q(
+                risk_alerted_at__isnull=False,
+                is_regulator=True,
+                regulator_marked_at__gte=F("risk_alerted_at"),
+            ),
+        },
     ),
     Source(
         "closed",
@@ -386,6 +400,10 @@ KPIS: tuple[KpiDef, ...] = (
     KpiDef("valid_visit", _("有效回访率"), "visits", "closed"),
     KpiDef("first_time", _("一次解决率"), "first_time", "closed"),
     KpiDef("repeat", _("重复投诉率"), "repeats", "received"),
+    KpiDef("regulator", _("监管申诉量"), "regulator", None),
+    KpiDef("regulator_escalation", _("越级率"), "regulator_escalated", "received"),
+    KpiDef("risk_alerted", _("越级预警量"), "risk_alerted", None),
+    KpiDef("risk_then_regulator", _("预警后越级率"), "risk_then_regulator", "risk_alerted"),
     KpiDef("return", _("退单率"), "returns", "dispatches"),
     KpiDef("return_rejected", _("退单驳回率"), "returns_rejected", "returns"),
     KpiDef("redo", _("重办率"), "redone", "closed"),
@@ -413,6 +431,10 @@ HEADLINE = ("response", "resolution", "satisfaction", "on_time_closure")
 COUNT_LABELS = {
     "received": _("受理量"),
     "repeats": _("重复投诉"),
+    "regulator": _("监管申诉"),
+    "regulator_escalated": _("越级申诉"),
+    "risk_alerted": _("越级预警"),
+    "risk_then_regulator": _("预警后越级"),
     "closed": _("办结量"),
     "met_original": _("按原时限办结"),
     "met_effective": _("按有效时限办结"),
@@ -994,3 +1016,52 @@ def backlog(*, user, scope: Scope | None = None, now: datetime | None = None) ->
 def breached_tickets(*, user, scope: Scope | None = None, now: datetime | None = None):
     qs = backlog_tickets(user=user, scope=scope)
     return filter_sla_status(qs, SlaStatus.BREACHED, now=now or timezone.now())
+
+
+# --------------------------------------------------------------------------- 申诉率
+
+
+def regulator_rate(*, user, period: Period, scope: Scope | None = None) -> dict:
+    """申诉率: regulator complaints reported in the period per million subscribers, overall
+    and per region. The subscribers of a region are its average over the months of the period
+    that have a count (reference data, `SubscriberCount`); regions without a count have no
+    rate. Both sides are counted in SQL."""
+    from .models import SubscriberCount
+
+    scope = scope or Scope()
+    source = SOURCE_OF_COUNT["regulator"]
+    orders = dict(
+        source_rows(source, user=user, period=period, scope=scope)
+        .filter(is_regulator=True)
+        .values_list("customer_region")
+        .annotate(n=Count("id"))
+        .values_list("customer_region", "n")
+    )
+    first = period.first_day.replace(day=1)
+    counts = SubscriberCount.objects.filter(month__gte=first, month__lte=period.last_day)
+    if scope.region:
+        counts = counts.filter(region=scope.region)
+    subscribers = dict(
+        counts.values("region").annotate(avg=Avg("subscribers")).values_list("region", "avg")
+    )
+
+    def per_million(n: int, subs) -> float | None:
+        return round(n * 1_000_000 / float(subs), 2) if subs else None
+
+    regions = [
+        {
+            "region": region,
+            "regulator": orders.get(region, 0),
+            "subscribers": int(subs),
+            "per_million": per_million(orders.get(region, 0), subs),
+        }
+        for region, subs in sorted(subscribers.items())
+    ]
+    total_subs = sum(subscribers.values())
+    total = sum(orders.values())
+    return {
+        "regulator": total,
+        "subscribers": int(total_subs),
+        "per_million": per_million(total, total_subs),
+        "regions": regions,
+    }

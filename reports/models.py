@@ -126,3 +126,24 @@ class ReportFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_frequency_display()} {self.period_start}"
+
+
+class SubscriberCount(models.Model):
+    """Reference data: subscribers per region and month, the denominator of 申诉率 (regulator
+    complaints per million subscribers). Imported with `manage.py import_subscribers`."""
+
+    region = models.CharField(_("地区"), max_length=32)
+    month = models.DateField(_("月份"), help_text=_("该月第一天"))
+    subscribers = models.PositiveBigIntegerField(_("用户数"))
+
+    class Meta:
+        verbose_name = _("用户数")
+        verbose_name_plural = _("用户数")
+        ordering = ["-month", "region"]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "month"], name="subscriber_region_month"),
+            models.CheckConstraint(condition=models.Q(month__day=1), name="subscriber_month_first"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region} {self.month:%Y-%m}: {self.subscribers}"

@@ -332,3 +332,36 @@ def report_files_visible_to(user, *, limit: int = 12) -> dict[str, list[ReportFi
 
 def report_file_for(user, pk: int) -> ReportFile | None:
     return _report_files_qs(user).filter(pk=pk).first()
+
+
+def subscribers_import(*, rows) -> tuple[int, int]:
+    """Load subscriber counts (`region`, `month` as YYYY-MM, `subscribers`) from CSV rows:
+    all or nothing, each (region, month) inserted or replaced. Returns (created, updated);
+    a bad row raises ValueError naming its line."""
+    from datetime import date
+
+    from .models import SubscriberCount
+
+    parsed = []
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        try:
+            region = (row.get("region") or "").strip()
+            year, month = (row.get("month") or "").strip().split("-")[:2]
+            first = date(int(year), int(month), 1)
+            subscribers = int((row.get("subscribers") or "").strip())
+            if not region or len(region) > 32 or subscribers < 0:
+                raise ValueError
+        except (ValueError, TypeError, AttributeError):
+            raise ValueError(
+                f"line {line}: expected region, month (YYYY-MM), subscribers"
+            ) from None
+        parsed.append((region, first, subscribers))
+    created = updated = 0
+    with transaction.atomic():
+        for region, first, subscribers in parsed:
+            _obj, new = SubscriberCount.objects.update_or_create(
+                region=region, month=first, defaults={"subscribers": subscribers}
+            )
+            created += new
+            updated += not new
+    return created, updated

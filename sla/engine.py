@@ -287,6 +287,13 @@ class _Sweep:
             Ticket.objects.filter(pk__in=ticket_ids, escalation_level__lt=step).update(
                 escalation_level=step
             )
+        if by_step:
+            # The SLA level feeds the escalation-risk score (越级投诉预警).
+            from workorders.services.risk import tickets_risk_refresh
+
+            tickets_risk_refresh(
+                ticket_ids={i for ids in by_step.values() for i in ids}, now=self.now
+            )
 
     def _supervise(self, breached: list) -> None:
         """A breach writes a 督办 record on the order, through the workflow service."""

@@ -30,6 +30,9 @@ class ClockKind(models.TextChoices):
     # Online channels (online, app, social): from report to the first human response, which
     # is the dispatch (DESIGN.md §11).
     FIRST_RESPONSE = "first_response", _("首次响应时限")
+    # Regulator complaints (监管申诉): the statutory limit, from the report on the regulator
+    # channel or from the moment the order was marked 申诉; stops when it closes.
+    REGULATOR = "regulator", _("监管申诉时限")
 
 
 # Channels whose orders run a first-response clock.

@@ -175,6 +175,13 @@ def first_response_stop(*, ticket, now: datetime) -> Clock | None:
     return clock_stop(ticket=ticket, kind=ClockKind.FIRST_RESPONSE, now=now)
 
 
+def regulator_start(*, ticket, now: datetime) -> Clock | None:
+    """The statutory clock of a regulator complaint (once per order)."""
+    if not ticket.is_regulator or running(ticket, ClockKind.REGULATOR).exists():
+        return None
+    return clock_start(ticket=ticket, kind=ClockKind.REGULATOR, now=now)
+
+
 def running(ticket, kind: str) -> QuerySet[Clock]:
     return Clock.objects.filter(ticket=ticket, kind=kind, stopped_at__isnull=True, voided=False)
 

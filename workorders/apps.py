@@ -10,6 +10,11 @@ class WorkordersConfig(AppConfig):
         from django.conf import settings
         from PIL import Image
 
+        from .services import risk
+
+        # The escalation-risk score follows the order's events.
+        risk.subscribe()
+
         # Deliberately the photo limit (Pillow's default is ~89 MP, with only a warning below
         # twice that): no Pillow call in this process decodes a larger picture.
         Image.MAX_IMAGE_PIXELS = settings.ATTACHMENT_MAX_PIXELS

@@ -22,6 +22,8 @@ from .errors import DomainError
 from .models import (
     Category,
     CauseCategory,
+    Channel,
+    ChannelAccount,
     IdempotencyRecord,
     Satisfaction,
     State,
@@ -422,6 +424,78 @@ def seed_orders(users: dict[str, User], *, now: datetime | None = None) -> SeedR
     return SeedResult(created, skipped)
 
 
+# Channel systems' service accounts (role 渠道系统) and the orders they file through intake.
+CHANNEL_ACCOUNTS = [
+    ("cti_hotline", "10010热线CTI", Channel.HOTLINE),
+    ("regulator_transfer", "工信部申诉转办", Channel.REGULATOR),
+]
+INTAKE_ORDERS = [
+    # (account, external id, category code, phone, description, agent)
+    (
+        "cti_hotline",
+        "CTI-20261122-0001",
+        "broadband_fault",
+        "13700001111",
+        "来电称宽带晚高峰频繁掉线，已重启光猫无效",
+        "8801 李娜",
+    ),
+    (
+        "cti_hotline",
+        "CTI-20261122-0002",
+        "signal_coverage",
+        "13700002222",
+        "来电称小区地下车库无信号",
+        "8802 张伟",
+    ),
+    (
+        "regulator_transfer",
+        "MIIT-2026-110231",
+        "broadband_fault",
+        "13700003333",
+        "用户向工信部申诉：宽带故障报修三次未修复",
+        "转办员 刘洋",
+    ),
+    (
+        "regulator_transfer",
+        "MIIT-2026-110232",
+        "number_portability",
+        "13700004444",
+        "用户向工信部申诉：携号转网被拒，未说明原因",
+        "转办员 刘洋",
+    ),
+]
+
+
+def seed_channel_intake(password: str, *, now: datetime) -> list[str]:
+    """The channel service accounts and a few orders they file (idempotent by external id)."""
+    group = Group.objects.get(name=Role.CHANNEL)
+    dept = Department.objects.get(code="channel")
+    accounts = {}
+    for username, name, channel in CHANNEL_ACCOUNTS:
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"first_name": name, "department": dept}
+        )
+        if created or not user.check_password(password):
+            user.set_password(password)
+            user.save()
+        user.groups.set([group])
+        ChannelAccount.objects.update_or_create(user=user, defaults={"channel": channel})
+        accounts[username] = user
+    for i, (username, external_id, code, phone, text, agent) in enumerate(INTAKE_ORDERS):
+        services.ticket_intake(
+            by=accounts[username],
+            external_id=external_id,
+            category=code,
+            customer_phone=phone,
+            description=text,
+            agent=agent,
+            now=now - timedelta(hours=6 - i),
+        )
+    lines = ["Channel service accounts (role channel; API token: manage.py drf_create_token):"]
+    lines += [f"  {u:<18} {n}  {c}" for u, n, c in CHANNEL_ACCOUNTS]
+    return lines
+
+
 def seed_demo(*, now: datetime | None = None) -> SeedResult:
     from sla.demo import seed_sla_demo
 
@@ -430,6 +504,7 @@ def seed_demo(*, now: datetime | None = None) -> SeedResult:
     sla = seed_sla_demo()
     result = seed_orders(users, now=now)
     result.sla_notes = sla.skipped_years
+    result.notes.extend(seed_channel_intake(settings.DEMO_PASSWORD, now=now or timezone.now()))
     for _order, _n, step in sorted(_demo_steps, key=lambda entry: entry[:2]):
         result.notes.extend(step(users=users, now=now or timezone.now()) or [])
     return result

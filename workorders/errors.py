@@ -73,6 +73,13 @@ class Invalid(DomainError):
         return cls(fields=fields)
 
 
+class Unprocessable(Invalid):
+    """Well-formed input a channel system sent that cannot be an order (unknown category code,
+    another channel's order, not a phone number): 422, so the system knows not to retry."""
+
+    http_status = 422
+
+
 class RateLimited(DomainError):
     code = "rate_limited"
     http_status = 429

@@ -215,6 +215,25 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
 
+    # Channel intake (another system filed it): its own id for the contact, unique per channel,
+    # and the agent who took the contact there.
+    external_id = models.CharField(_("渠道工单号"), max_length=64, blank=True)
+    intake_agent = models.CharField(_("渠道坐席"), max_length=64, blank=True)
+
+    # Regulator track (监管申诉): filed by the regulator channel or marked afterwards (then
+    # `regulator_marked_at` is set: 越级). Closing needs a supervisor's sign-off first.
+    is_regulator = models.BooleanField(_("监管申诉"), default=False, db_index=True)
+    regulator_marked_at = models.DateTimeField(_("标记申诉时间"), null=True, blank=True)
+    regulator_signed_off_at = models.DateTimeField(_("督办签字时间"), null=True, blank=True)
+    regulator_signed_off_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("督办签字人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
     # The matter.
     category = models.ForeignKey(
         Category, verbose_name=_("问题分类"), on_delete=models.PROTECT, related_name="tickets"
@@ -355,6 +374,10 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     chase_count = models.PositiveIntegerField(_("催办次数"), default=0)
     supervise_count = models.PositiveIntegerField(_("督办次数"), default=0)
     escalation_level = models.PositiveSmallIntegerField(_("升级级别"), default=0)
+    # 越级投诉预警: 0–100 from the active RiskRules, kept by services.ticket_risk_refresh;
+    # `risk_alerted_at` is set once, when the score first reaches RISK_ALERT_THRESHOLD.
+    risk_score = models.PositiveSmallIntegerField(_("越级风险"), default=0, db_index=True)
+    risk_alerted_at = models.DateTimeField(_("越级预警时间"), null=True, blank=True)
 
     # The customer's clock, denormalised for sorting and filtering lists in SQL. The clock
     # service keeps these in step with sla.Clock(kind=promise).
@@ -391,6 +414,14 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
                 condition=models.Q(escalation_level__gt=0),
             ),
         ]
+        constraints = [
+            # The same contact filed twice by a channel system is one order.
+            models.UniqueConstraint(
+                fields=["channel", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="ticket_channel_external_id",
+            ),
+        ]
         permissions = [
             ("report_ticket", "Can report (吹哨)"),
             ("view_all_tickets", "Can see every order"),
@@ -419,6 +450,10 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
             ("comment_ticket", "Can comment and add photos"),
             ("view_reports", "Can view reports"),
             ("export_tickets", "Can export orders"),
+            ("intake_ticket", "Can file orders for its own channel (channel systems)"),
+            ("lookup_customer", "Can look up a customer's orders by phone"),
+            ("mark_regulator", "Can mark an order as a regulator complaint (申诉)"),
+            ("signoff_regulator", "Can sign off a regulator complaint before it closes"),
         ]
 
     def __init__(self, *args, **kwargs) -> None:
@@ -591,6 +626,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     )
     def reject_reply(self) -> None:
         self.replied_at = None
+        self._void_regulator_signoff()
 
     @transition(
         field=state, source=State.REPLIED, target=State.CLOSED, permission=_trans_perm("close")
@@ -611,6 +647,12 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     def redo(self) -> None:
         self.redo_count += 1
         self.replied_at = None
+        self._void_regulator_signoff()
+
+    def _void_regulator_signoff(self) -> None:
+        # A sign-off is for the reply it read; a new reply needs a new one.
+        self.regulator_signed_off_at = None
+        self.regulator_signed_off_by = None
 
     @transition(
         field=state,
@@ -884,3 +926,43 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ChannelAccount(models.Model):
+    """A service account of a channel system (hotline CTI, online service, app, social desk,
+    regulator transfer): the user it logs in as and the one channel it may file orders for.
+    Kept here, not on accounts.User: accounts knows nothing of tickets."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("用户"),
+        on_delete=models.CASCADE,
+        related_name="channel_account",
+    )
+    channel = models.CharField(_("渠道"), max_length=16, choices=Channel.choices)
+
+    class Meta:
+        verbose_name = _("渠道接入账号")
+        verbose_name_plural = _("渠道接入账号")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_channel_display()})"
+
+
+class RiskRule(models.Model):
+    """One rule of the escalation-risk score (越级投诉预警): while its condition holds on an
+    open order, it adds its points (the sum is capped at 100). The conditions are fixed by
+    `code` (workorders.services.risk); labels, points and whether a rule counts are data."""
+
+    code = models.SlugField(_("代码"), max_length=32, unique=True)
+    label = models.CharField(_("名称"), max_length=64)
+    points = models.PositiveSmallIntegerField(_("分值"))
+    active = models.BooleanField(_("生效"), default=True)
+
+    class Meta:
+        verbose_name = _("越级风险规则")
+        verbose_name_plural = _("越级风险规则")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.label} (+{self.points})"

@@ -105,6 +105,20 @@ RULES: dict[str, tuple[Grant, ...]] = {
         Grant(Role.FRONTLINE, "visit_on_spot", _is_reporter),
     ),
     "change_urgency": (Grant(Role.DISPATCHER, "change_urgency"),),
+    # Regulator track: mark an order 申诉 afterwards; a supervisor signs it off before close.
+    "mark_regulator": (
+        Grant(Role.DISPATCHER, "mark_regulator"),
+        Grant(Role.SUPERVISOR, "mark_regulator"),
+    ),
+    "regulator_signoff": (Grant(Role.SUPERVISOR, "signoff_regulator"),),
+    # A channel system files orders for its own channel (the service checks which channel).
+    "intake": (Grant(Role.CHANNEL, "intake_ticket"),),
+    # The caller's orders by phone (not about one order; the hotline check is the service's).
+    "lookup_customer": (
+        Grant(Role.DISPATCHER, "lookup_customer"),
+        Grant(Role.SUPERVISOR, "lookup_customer"),
+        Grant(Role.CHANNEL, "lookup_customer"),
+    ),
     # The person who reported the order may add to its description (补充描述).
     "add_description": (
         Grant(Role.FRONTLINE, "report_ticket", _is_reporter),

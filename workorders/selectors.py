@@ -16,7 +16,8 @@ from .phones import normalize_phone
 
 def tickets_visible_to(user, qs: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
     """Dispatchers, supervisors and auditors see all; leads and handlers their department's
-    subtree (as the responsible or a co-handling department); frontline what they reported."""
+    subtree (as the responsible or a co-handling department); frontline and channel systems
+    what they reported."""
     qs = Ticket.objects.all() if qs is None else qs
     if user is None or not user.is_authenticated or not user.is_active:
         return qs.none()
@@ -31,7 +32,8 @@ def tickets_visible_to(user, qs: QuerySet[Ticket] | None = None) -> QuerySet[Tic
         )
     if Role.HANDLER in roles:
         cond |= Q(handler=user)
-    if Role.FRONTLINE in roles:
+    if roles & {Role.FRONTLINE, Role.CHANNEL}:
+        # First-contact owner; a channel system reads what it filed.
         cond |= Q(reporter=user)
     return qs.filter(cond)
 

@@ -26,17 +26,17 @@ def buttons(response) -> set[str]:
     [
         (State.DISPATCHED, "lead", {"claim", "request_return", "assign"}),
         (State.DISPATCHED, "handler", {"claim"}),
-        (State.DISPATCHED, "dispatcher", {"redispatch", "cancel"}),
-        (State.DISPATCHED, "supervisor", set()),
+        (State.DISPATCHED, "dispatcher", {"redispatch", "cancel", "mark_regulator"}),
+        (State.DISPATCHED, "supervisor", {"mark_regulator"}),
         (State.DISPATCHED, "auditor", set()),
-        (State.REPORTED, "dispatcher", {"dispatch", "cancel"}),
+        (State.REPORTED, "dispatcher", {"dispatch", "cancel", "mark_regulator"}),
         (State.REPORTED, "auditor", set()),
         (State.ACCEPTED, "lead", {"request_return", "suspend", "reply", "assign"}),
         (State.ACCEPTED, "handler", {"reply"}),
-        (State.ACCEPTED, "supervisor", {"suspend"}),
-        (State.REPLIED, "dispatcher", {"reject_reply", "close"}),
-        (State.REPLIED, "supervisor", {"redo"}),
-        (State.RETURN_REQUESTED, "dispatcher", {"rule_return"}),
+        (State.ACCEPTED, "supervisor", {"suspend", "mark_regulator"}),
+        (State.REPLIED, "dispatcher", {"reject_reply", "close", "mark_regulator"}),
+        (State.REPLIED, "supervisor", {"redo", "mark_regulator"}),
+        (State.RETURN_REQUESTED, "dispatcher", {"rule_return", "mark_regulator"}),
         (State.SUSPENDED, "handler", {"resume"}),
         (State.CLOSED, "dispatcher", set()),
     ],
@@ -319,7 +319,7 @@ def test_supervisor_declines_a_proposed_redo_from_the_order_page(cast, client_fo
     t = ticket_in_state(cast, State.REPLIED)
     supervisor = client_for(cast.supervisor)
     # No proposal yet: confirming a redo is offered, declining one is not.
-    assert buttons(supervisor.get(change_url(t))) == {"redo"}
+    assert buttons(supervisor.get(change_url(t))) == {"redo", "mark_regulator"}
     services.ticket_visit(
         ticket=t,
         by=cast.dispatcher,
@@ -328,7 +328,7 @@ def test_supervisor_declines_a_proposed_redo_from_the_order_page(cast, client_fo
         satisfaction="unsatisfied",
         note="还是掉线",
     )
-    assert buttons(supervisor.get(change_url(t))) == {"redo", "decline_redo"}
+    assert buttons(supervisor.get(change_url(t))) == {"redo", "decline_redo", "mark_regulator"}
     assert "decline_redo" not in buttons(client_for(cast.dispatcher).get(change_url(t)))
 
     response = supervisor.post(do_url(t, "decline_redo"), {"note": "已解释资费"}, follow=True)
@@ -351,3 +351,27 @@ def test_reply_form_takes_the_public_reply_and_the_order_page_shows_it(cast, cli
     t.refresh_from_db()
     assert (t.state, t.reply_result, t.public_reply) == (State.REPLIED, "内部结果", "已修复")
     assert "已修复" in client_for(cast.dispatcher).get(change_url(t)).content.decode()
+
+
+def test_regulator_mark_and_sign_off_buttons(cast, client_for):
+    t = ticket_in_state(cast, State.REPLIED)
+    dispatcher, supervisor = client_for(cast.dispatcher), client_for(cast.supervisor)
+    dispatcher.post(do_url(t, "mark_regulator"), {"reason": "客户已向工信部申诉"}, follow=True)
+    t.refresh_from_db()
+    assert t.is_regulator
+    assert "mark_regulator" not in buttons(dispatcher.get(change_url(t)))
+    assert "regulator_signoff" not in buttons(dispatcher.get(change_url(t)))
+    # Close is offered (the state allows it) but refused with a message until the sign-off.
+    refused = dispatcher.post(
+        do_url(t, "close"),
+        {"outcome": "success", "resolved": "yes", "satisfaction": "satisfied"},
+        follow=True,
+    )
+    assert any("督办签字" in m for m in messages_of(refused))
+    t.refresh_from_db()
+    assert t.state == State.REPLIED
+    assert "regulator_signoff" in buttons(supervisor.get(change_url(t)))
+    supervisor.post(do_url(t, "regulator_signoff"), {"note": "同意"}, follow=True)
+    t.refresh_from_db()
+    assert t.regulator_signed_off_by == cast.supervisor
+    assert "regulator_signoff" not in buttons(supervisor.get(change_url(t)))

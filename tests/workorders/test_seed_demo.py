@@ -47,7 +47,10 @@ def test_seed_demo_twice_gives_the_same_data(db, monkeypatch):
     # The plan's orders, and the mass-fault demo's (faults.demo: one suspected, one confirmed).
     from faults.demo import CLUSTERS
 
-    assert len(first) == 24 + sum(c[4] for c in CLUSTERS)
+    assert len(first) == 24 + sum(c[4] for c in CLUSTERS) + len(demo.INTAKE_ORDERS)
+    # The channel service accounts and the orders they filed through intake.
+    assert "cti_hotline" in text and "drf_create_token" in text
+    assert Ticket.objects.filter(channel="regulator").exclude(external_id="").count() == 2
     assert set(Ticket.objects.values_list("state", flat=True)) == set(State.values)
 
     out = StringIO()

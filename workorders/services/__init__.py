@@ -38,10 +38,13 @@ from .handling import (
     ticket_suspend,
 )
 from .intake import (
+    INTAKE_FIELDS,
     REPEAT_WINDOW,
     REPORT_FIELDS,
+    category_by_ref,
     find_repeat_of,
     idempotency_lookup,
+    ticket_intake,
     ticket_next_number,
     ticket_report,
 )
@@ -55,15 +58,23 @@ from .records import (
     ticket_supervise,
     tickets_supervise_by_system,
 )
+from .regulator import (
+    regulator_close_check,
+    ticket_mark_regulator,
+    ticket_regulator_signoff,
+)
 
 __all__ = [
     "ALLOWED_IMAGE_TYPES",
     "CHASE_INTERVAL",
+    "INTAKE_FIELDS",
     "REPEAT_WINDOW",
     "REPORT_FIELDS",
     "attachment_strip_metadata",
+    "category_by_ref",
     "find_repeat_of",
     "idempotency_lookup",
+    "regulator_close_check",
     "ticket_add_description",
     "ticket_approve_suspension",
     "ticket_assign",
@@ -77,11 +88,14 @@ __all__ = [
     "ticket_decide_extension",
     "ticket_decline_redo",
     "ticket_dispatch",
+    "ticket_intake",
+    "ticket_mark_regulator",
     "ticket_next_number",
     "ticket_propose_redo",
     "ticket_redispatch",
     "ticket_redo",
     "ticket_refuse_suspension",
+    "ticket_regulator_signoff",
     "ticket_reject_reply",
     "ticket_reply",
     "ticket_report",

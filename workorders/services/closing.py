@@ -12,6 +12,7 @@ from accounts.roles import Role
 from sla import services as clocks
 from sla.models import ClockKind
 
+from .. import events
 from ..errors import Invalid, InvalidState
 from ..models import (
     RedoProposal,
@@ -35,6 +36,7 @@ from .common import (
     _transition,
     ticket_write,
 )
+from .regulator import regulator_close_check
 
 # --------------------------------------------------------------------------- close stage
 
@@ -88,6 +90,7 @@ def ticket_close(
     now = _now(now)
     customer = _is_customer(by, channel)
     role = _require_transition(by, "close", ticket, customer=customer)
+    regulator_close_check(ticket)
     channel = _visit_channel(role, channel)
     _validate_visit(outcome, resolved, satisfaction)
     if outcome != VisitOutcome.SUCCESS:
@@ -114,6 +117,7 @@ def ticket_close(
         now=now,
     )
     clocks.clock_stop(ticket=ticket, kind=ClockKind.VISIT, now=now)
+    clocks.clock_stop(ticket=ticket, kind=ClockKind.REGULATOR, now=now)
     ticket.redo_proposals.filter(status=RequestStatus.PENDING).update(
         status=RequestStatus.REFUSED, decided_by=by, decided_at=now
     )
@@ -201,6 +205,7 @@ def ticket_propose_redo(
         comment=reason,
         data={"resolved": resolved, "satisfaction": satisfaction, "channel": channel},
     )
+    events.publish(events.RECORDED, ticket=ticket, record="propose_redo", now=now)
     return proposal
 
 

@@ -19,10 +19,11 @@ from sla import services as clocks
 from sla.models import ClockKind
 
 from .. import events
-from ..errors import Conflict, IdempotencyMismatch, Invalid
+from ..errors import Conflict, IdempotencyMismatch, Invalid, NotAllowed, Unprocessable
 from ..models import (
     AuditEntry,
     Category,
+    Channel,
     IdempotencyRecord,
     Ticket,
     TicketSequence,
@@ -111,12 +112,43 @@ def ticket_report(
 
     With an idempotency key, the same key and request again returns the first order
     (`ticket.replayed` is True); the same key with another request is refused."""
-    now = _now(now)
     role = _require(by, "report")
     unknown = set(fields) - set(REPORT_FIELDS)
     if unknown:
         raise TypeError(f"unknown report fields: {sorted(unknown)}")
+    return _report(
+        by=by,
+        role=role,
+        category=category,
+        customer_phone=customer_phone,
+        description=description,
+        urgency=urgency,
+        urgency_reason=urgency_reason,
+        attachments=attachments,
+        idempotency_key=idempotency_key,
+        fingerprint_extra=fingerprint_extra,
+        now=now,
+        **fields,
+    )
 
+
+def _report(
+    *,
+    by: User,
+    role: str,
+    category: Category | None,
+    customer_phone: str,
+    description: str,
+    urgency: str | None = None,
+    urgency_reason: str = "",
+    attachments: Sequence = (),
+    idempotency_key: str | None = None,
+    fingerprint_extra: dict | None = None,
+    now: datetime | None = None,
+    **fields,
+) -> Ticket:
+    """The creation itself, for a caller whose right is checked (`role`)."""
+    now = _now(now)
     fingerprint = None
     if idempotency_key:
         fingerprint = _fingerprint(
@@ -167,6 +199,8 @@ def ticket_report(
         number="GD00000000000000",
         **fields,
     )
+    # The regulator's transfers run the statutory clock from the start.
+    ticket.is_regulator = ticket.channel == Channel.REGULATOR
     try:
         # The state is the FSM's; full_clean would assign it.
         exclude = ["number", "state", "promise_clock", "version"]
@@ -190,6 +224,7 @@ def ticket_report(
             clocks.clock_start(ticket=ticket, kind=ClockKind.DISPATCH, now=now)
             clocks.clock_start(ticket=ticket, kind=ClockKind.PROMISE, now=now)
             clocks.first_response_start(ticket=ticket, now=now)
+            clocks.regulator_start(ticket=ticket, now=now)
             ticket.save(update_fields=["promise_clock", "promise_due_at"])
             AuditEntry.objects.create(
                 ticket=ticket,
@@ -264,3 +299,116 @@ def idempotency_lookup(*, user: User, key: str, fingerprint: str) -> Idempotency
     if record is not None and record.fingerprint != fingerprint:
         raise IdempotencyMismatch()
     return record
+
+
+# --------------------------------------------------------------------------- channel intake
+
+INTAKE_FIELDS = (
+    "customer_name",
+    "customer_address",
+    "customer_region",
+    "star_level",
+    "is_elderly",
+    "claimed_escalation",
+    "title",
+)
+
+
+def category_by_ref(ref) -> Category | None:
+    """A category by its numeric id or its code (the API accepts either), or None."""
+    if isinstance(ref, Category):
+        return ref
+    if ref is None or isinstance(ref, bool):
+        return None
+    text = str(ref).strip()
+    if not text or "\x00" in text:
+        return None
+    if text.isdigit():
+        value = int(text)
+        found = Category.objects.filter(pk=value).first() if value < 2**63 else None
+        if found is not None:
+            return found
+    return Category.objects.filter(code=text).first()
+
+
+def ticket_intake(
+    *,
+    by: User,
+    external_id: str,
+    category,
+    customer_phone: str,
+    description: str,
+    channel: str | None = None,
+    agent: str = "",
+    attachments: Sequence = (),
+    now: datetime | None = None,
+    **fields,
+) -> Ticket:
+    """A channel system files an order for its own channel; its id for the contact makes the
+    call idempotent: the same `external_id` from the same channel again returns the first
+    order (`ticket.replayed`), even when two copies arrive at once. Input that cannot become
+    an order is Unprocessable (422)."""
+    from ..models import ChannelAccount
+
+    role = _require(by, "intake")
+    account = ChannelAccount.objects.filter(user=by).first()
+    if account is None:
+        raise NotAllowed()
+    unknown = set(fields) - set(INTAKE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown intake fields: {sorted(unknown)}")
+    errors: dict[str, list[str]] = {}
+    if channel and channel != account.channel:
+        errors["channel"] = [
+            _("该账号只能提交本渠道（%(channel)s）的工单。")
+            % {"channel": account.get_channel_display()}
+        ]
+    external_id = (external_id or "").strip()
+    if not external_id:
+        errors["external_id"] = [_("此项为必填项。")]
+    elif len(external_id) > 64:
+        errors["external_id"] = [_("最多 %(n)d 个字符。") % {"n": 64}]
+    found = category_by_ref(category)
+    if found is None:
+        errors["category"] = [_("问题分类不存在：%(ref)s") % {"ref": str(category)[:64]}]
+    if errors:
+        raise Unprocessable(fields=errors)
+
+    existing = _intake_replay(account.channel, external_id)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            return _report(
+                by=by,
+                role=role,
+                category=found,
+                customer_phone=customer_phone,
+                description=description,
+                attachments=attachments,
+                now=now,
+                channel=account.channel,
+                external_id=external_id,
+                intake_agent=(agent or "").strip()[:64],
+                **fields,
+            )
+    except Invalid as exc:
+        # Model validation also checks the (channel, external_id) constraint: a copy that
+        # committed since the look-up above is a replay, not an error.
+        existing = _intake_replay(account.channel, external_id)
+        if existing is not None:
+            return existing
+        raise Unprocessable(fields=exc.fields) from None
+    except IntegrityError:
+        # A copy of the same contact committed first (the unique (channel, external_id)).
+        existing = _intake_replay(account.channel, external_id)
+        if existing is None:
+            raise
+        return existing
+
+
+def _intake_replay(channel: str, external_id: str) -> Ticket | None:
+    ticket = Ticket.objects.filter(channel=channel, external_id=external_id).first()
+    if ticket is not None:
+        ticket.replayed = True
+    return ticket
