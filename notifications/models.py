@@ -286,14 +286,14 @@ class SmsOptOut(models.Model):
         related_name="+",
         verbose_name=_("工单"),
     )
-    cleared_at = models.DateTimeField(_("解除时间"), null=True, blank=True)
+    cleared_at = models.DateTimeField(pgettext_lazy("opt-out", "解除时间"), null=True, blank=True)
     cleared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        verbose_name=_("解除人"),
+        verbose_name=pgettext_lazy("opt-out", "解除人"),
     )
 
     class Meta:

@@ -13,7 +13,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from .models import SmsEvent
 
@@ -24,7 +24,7 @@ VARIABLES = {
     "promise_time": gettext_lazy("承诺答复时间"),
     "line": gettext_lazy("处理部门（专业线名称）"),
     "reason": gettext_lazy("挂起原因"),
-    "resume_time": gettext_lazy("预计恢复时间"),
+    "resume_time": pgettext_lazy("suspension", "预计恢复时间"),
     "reply": gettext_lazy("答复客户的内容"),
     "survey_url": gettext_lazy("满意度评价链接"),
 }
