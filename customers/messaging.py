@@ -86,6 +86,20 @@ def tell_customer(
     )
 
 
+def tell_fault_eta(*, ticket: Ticket, text: str, ref: str, now: datetime):
+    """A mass fault's restore message (its ETA) to the customer of one linked order."""
+    params = _params(ticket, SmsEvent.FAULT_ETA, now=now, audit=None)
+    params["fault_message"] = " ".join(text.split())
+    return sms_enqueue(
+        ticket=ticket,
+        event=SmsEvent.FAULT_ETA,
+        ref=ref,
+        params=params,
+        now=now,
+        urgent=ticket.urgency == Urgency.URGENT,
+    )
+
+
 def on_reported(*, ticket: Ticket, now: datetime, **_kw) -> None:
     tell_customer(ticket=ticket, event=SmsEvent.ACCEPTED, ref="report", now=now)
 

@@ -114,3 +114,20 @@ def notify_faults(*, items: list[tuple[Fault, FaultAudit]], now: datetime | None
             for user in recipients
         ]
     notifications_create(notes=notes, now=now)
+
+
+def tell_customers_eta(*, fault, eta_version: int, notices, now, **_kw) -> None:
+    """Each new notice (one per linked order and ETA version) becomes that customer's text,
+    written in the change's transaction; the version is in the text's key, so a notice
+    written twice is sent once."""
+    from customers.messaging import tell_fault_eta
+
+    from .services import fault_customer_text
+
+    for notice in notices:
+        tell_fault_eta(
+            ticket=notice.ticket,
+            text=notice.message or fault_customer_text(fault=fault, eta=notice.eta),
+            ref=f"qz{fault.pk}v{eta_version}",
+            now=now,
+        )

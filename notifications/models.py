@@ -232,6 +232,7 @@ class SmsEvent(models.TextChoices):
     EXTENDED = "extended", pgettext_lazy("sms", "延期")
     REPLIED = "replied", pgettext_lazy("sms", "已答复")
     CLOSED = "closed", pgettext_lazy("sms", "已办结")
+    FAULT_ETA = "fault_eta", pgettext_lazy("sms", "群障恢复通知")
     OPT_OUT = "opt_out", _("退订确认")
 
 

@@ -27,6 +27,7 @@ VARIABLES = {
     "resume_time": pgettext_lazy("suspension", "预计恢复时间"),
     "reply": gettext_lazy("答复客户的内容"),
     "survey_url": gettext_lazy("满意度评价链接"),
+    "fault_message": gettext_lazy("群障说明（含预计恢复时间）"),
 }
 
 _ORDER = ("number", "category", "status_url")
@@ -39,6 +40,7 @@ EVENT_VARIABLES: dict[str, tuple[str, ...]] = {
     SmsEvent.EXTENDED: (*_ORDER, "promise_time"),
     SmsEvent.REPLIED: (*_ORDER, "reply", "survey_url"),
     SmsEvent.CLOSED: _ORDER,
+    SmsEvent.FAULT_ETA: (*_ORDER, "fault_message"),
     SmsEvent.OPT_OUT: (),
 }
 # Every message about an order carries its status link (the survey link is that page).
@@ -61,6 +63,7 @@ SAMPLE = {
     "resume_time": "12月7日 09:00",
     "reply": "已更换光猫，网络恢复正常",
     "survey_url": "https://whistle.example.com/s/AbCdEfGhIjKlMnOpQrStUvWxYz012345/#survey",
+    "fault_message": "您所在区域的宽带故障正在抢修，预计 12-06 18:00 恢复，敬请谅解。",
 }
 
 

@@ -351,3 +351,33 @@ def test_every_audit_row_is_published_and_versions_move(cast, net, now, heard):
             rows += [audit for _fault, audit in p["items"]]
     assert [a.transition for a in rows] == ["detect", "confirm"]
     assert {a.pk for a in rows} == set(FaultAudit.objects.values_list("pk", flat=True))
+
+
+def test_each_eta_change_reaches_every_linked_customer_by_sms_once(cast, net, now, settings):
+    """Given a confirmed fault, when its ETA is set and then changed, then every linked
+    customer with a mobile number gets one text per change, carrying the fault's message and
+    their own status link; setting the same ETA again sends nothing."""
+    from notifications.models import Delivery
+    from notifications.sms_channel import is_mobile
+
+    settings.SMS_COALESCE_SECONDS = 0  # each event its own text, so each change is countable
+    fault = fault_confirm(fault=suspected(cast, net, now), by=cast.dispatcher, now=now).fault
+    mobiles = {link.ticket_id for link in children(fault) if is_mobile(link.ticket.customer_phone)}
+    assert mobiles
+
+    def texts():
+        return Delivery.objects.filter(channel="sms", kind="fault_eta")
+
+    eta1 = now + timedelta(hours=2)
+    fault_set_eta(fault=fault, by=cast.dispatcher, eta=eta1, message="基站抢修中", now=now)
+    assert sorted(texts().values_list("ticket_id", flat=True)) == sorted(mobiles)
+    assert all("基站抢修中" in d.payload["text"] and "/s/" in d.payload["text"] for d in texts())
+
+    fault_set_eta(fault=fault, by=cast.dispatcher, eta=eta1, message="基站抢修中", now=now)
+    assert texts().count() == len(mobiles)
+
+    fault_set_eta(
+        fault=fault, by=cast.lead, eta=now + timedelta(hours=3), message="光缆中断", now=now
+    )
+    assert texts().count() == 2 * len(mobiles)
+    assert sum("光缆中断" in d.payload["text"] for d in texts()) == len(mobiles)
