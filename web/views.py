@@ -388,6 +388,13 @@ def photo(request, pk):
     return attachment_response(visible_attachment(request.user, pk))
 
 
+@login_required
+@require_GET
+def photo_thumb(request, pk):
+    """The photo's small thumbnail (lists and timelines), with the same check as the photo."""
+    return attachment_response(visible_attachment(request.user, pk), thumbnail=True)
+
+
 # --------------------------------------------------------------------------- notifications
 
 

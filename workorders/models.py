@@ -859,6 +859,9 @@ class Attachment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     file = models.FileField(_("文件"), upload_to=attachment_path, max_length=200)
+    # A small JPEG for lists and timelines (workorders.images.thumbnail); blank for a photo
+    # stored before thumbnails were made, until `attachments_thumbnails` runs.
+    thumbnail = models.FileField(_("缩略图"), upload_to=attachment_path, max_length=200, blank=True)
     original_name = models.CharField(_("原文件名"), max_length=200)
     content_type = models.CharField(max_length=32)
     size = models.PositiveIntegerField()
