@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import faults, views
+from . import faults, staff_views, views
 
 app_name = "web"
 
@@ -17,6 +17,27 @@ urlpatterns = [
     path("orders/<str:number>/photos/", views.order_photos, name="order_photos"),
     path("orders/<str:number>/chase/", views.order_chase, name="order_chase"),
     path("orders/<str:number>/verdict/", views.order_verdict, name="order_verdict"),
+    path("orders/<str:number>/claim/", staff_views.order_claim, name="order_claim"),
+    path("orders/<str:number>/reply/", staff_views.order_reply, name="order_reply"),
+    path(
+        "orders/<str:number>/suspension/",
+        staff_views.order_request_suspension,
+        name="order_request_suspension",
+    ),
+    path(
+        "orders/<str:number>/extension/",
+        staff_views.order_request_extension,
+        name="order_request_extension",
+    ),
+    path("orders/<str:number>/cohandling/", staff_views.order_cohandling, name="order_cohandling"),
+    path("orders/<str:number>/assign/", staff_views.order_assign, name="order_assign"),
+    path("work/", staff_views.queue, name="staff_queue"),
+    path("work/approvals/", staff_views.approvals, name="staff_approvals"),
+    path(
+        "work/requests/<str:kind>/<int:pk>/",
+        staff_views.decide,
+        name="staff_decide",
+    ),
     path("photos/<int:pk>/", views.photo, name="photo"),
     path("photos/<int:pk>/thumb/", views.photo_thumb, name="photo_thumb"),
     path("notifications/", views.notification_list, name="notifications"),

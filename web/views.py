@@ -34,7 +34,7 @@ from workorders.selectors import (
     visible_attachment,
 )
 
-from . import faults, selectors, uploads
+from . import faults, selectors, staff, uploads
 from .forms import (
     ChaseForm,
     CommentForm,
@@ -60,9 +60,14 @@ class LogoutView(auth_views.LogoutView):
 
 @login_required
 def home(request):
-    """Frontline staff land on their orders; back-office roles on the admin."""
+    """Frontline staff land on their orders; handlers in the field (no desk role) on their
+    phone queue; back-office roles on the admin."""
     user = request.user
-    if Role.FRONTLINE in user.roles or not user.is_staff:
+    if Role.FRONTLINE in user.roles:
+        return redirect("web:my_orders")
+    if staff.works_in_the_field(user):
+        return redirect("web:staff_queue")
+    if not user.is_staff:
         return redirect("web:my_orders")
     return redirect("admin:index")
 
@@ -268,6 +273,8 @@ def _order_context(request, ticket, **forms) -> dict:
             forms.get("verdict_form") or VerdictForm(initial={"version": ticket.version})
         ),
         "now": now,
+        # Handlers and leads: claim, reply, requests, co-handling, assign; tap-to-call.
+        **staff.order_forms(request, ticket, transitions, forms),
     }
 
 
