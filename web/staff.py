@@ -104,6 +104,8 @@ def order_actions(user, ticket: Ticket, transitions: list[str]) -> dict:
     working = ticket.state in UNASSIGNED_STATES
     return {
         "may_claim": "claim" in transitions,
+        "may_resume": "resume" in transitions,
+        "may_request_return": "request_return" in transitions,
         "may_reply": "reply" in transitions,
         "may_request_suspension": ticket.state == State.ACCEPTED
         and may(user, "request_suspension", ticket),
@@ -137,6 +139,8 @@ def order_forms(request, ticket: Ticket, transitions: list[str], forms: dict) ->
         CohandlingForm,
         ExtensionRequestForm,
         ReplyForm,
+        ResumeForm,
+        ReturnForm,
         SuspensionRequestForm,
     )
 
@@ -145,11 +149,15 @@ def order_forms(request, ticket: Ticket, transitions: list[str], forms: dict) ->
     if not uses_staff_pages(user):
         return {"phone_tel": actions["phone_tel"]}
     initial = {"version": ticket.version}
-    context = dict(actions, staff_actions=True)
+    context = dict(actions, staff_actions=True, nav="queue")
     context["pending_suspension"] = ticket.suspensions.filter(status=RequestStatus.PENDING).first()
     context["pending_extension"] = ticket.extensions.filter(status=RequestStatus.PENDING).first()
     if actions["may_claim"]:
         context["claim_form"] = forms.get("claim_form") or ClaimForm(initial=initial)
+    if actions["may_resume"]:
+        context["resume_form"] = forms.get("resume_form") or ResumeForm(initial=initial)
+    if actions["may_request_return"]:
+        context["return_form"] = forms.get("return_form") or ReturnForm(initial=initial)
     if actions["may_reply"]:
         form = forms.get("reply_form")
         if form is None:

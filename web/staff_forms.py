@@ -25,6 +25,19 @@ class ClaimForm(VersionForm):
     pass
 
 
+class ResumeForm(VersionForm):
+    pass
+
+
+class ReturnForm(VersionForm):
+    reason = forms.CharField(
+        required=False,
+        max_length=500,
+        label=_("退单原因（为何不属于本部门）"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 def _choose(choices):
     return [("", _("— 请选择 —")), *choices]
 

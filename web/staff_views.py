@@ -35,6 +35,8 @@ from .staff_forms import (
     DecisionForm,
     ExtensionRequestForm,
     ReplyForm,
+    ResumeForm,
+    ReturnForm,
     SuspensionRequestForm,
 )
 
@@ -129,6 +131,30 @@ def order_claim(request, number):
         messages.error(request, " ".join(_errors(form)))
         return redirect(_queue_url("department"))
     return response
+
+
+@login_required
+@require_POST
+def order_resume(request, number):
+    form = ResumeForm(request.POST)
+
+    def call(ticket, d):
+        services.ticket_resume(ticket=ticket, by=request.user, expected_version=d["version"])
+
+    return _act(request, number, form, "resume_form", call, _("已解除挂起，继续处理。"))
+
+
+@login_required
+@require_POST
+def order_request_return(request, number):
+    form = ReturnForm(request.POST)
+
+    def call(ticket, d):
+        services.ticket_request_return(
+            ticket=ticket, by=request.user, reason=d["reason"], expected_version=d["version"]
+        )
+
+    return _act(request, number, form, "return_form", call, _("已申请退单，等待调度裁定。"))
 
 
 def _errors(form) -> list[str]:

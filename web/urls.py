@@ -19,6 +19,8 @@ urlpatterns = [
     path("orders/<str:number>/verdict/", views.order_verdict, name="order_verdict"),
     path("orders/<str:number>/claim/", staff_views.order_claim, name="order_claim"),
     path("orders/<str:number>/reply/", staff_views.order_reply, name="order_reply"),
+    path("orders/<str:number>/resume/", staff_views.order_resume, name="order_resume"),
+    path("orders/<str:number>/return/", staff_views.order_request_return, name="order_return"),
     path(
         "orders/<str:number>/suspension/",
         staff_views.order_request_suspension,

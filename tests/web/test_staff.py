@@ -403,3 +403,63 @@ def test_assign_without_a_handler_says_so(cast):
     )
     assert response.status_code == 400
     assert "请选择处理人" in response.content.decode()
+
+
+# --------------------------------------------------------------------------- English
+
+
+def test_english_staff_pages_have_no_chinese_but_the_data(cast):
+    from accounts.models import Department
+    from notifications.models import Delivery, Notification
+    from tests.web.test_pages import _cjk
+
+    t, req = _pending_suspension(cast)
+    waiting = ticket_in_state(cast, State.DISPATCHED)
+    data = [
+        *[d.payload["text"] for d in Delivery.objects.filter(channel="sms")],
+        *Notification.objects.values_list("title", flat=True),
+        t.description,
+        t.category.name,
+        *Department.objects.values_list("name", flat=True),
+        "非本部门",
+    ]
+
+    def english(user, url):
+        client = login(user)
+        client.cookies["django_language"] = "en"
+        html = client.get(url).content.decode()
+        for d in data:
+            html = html.replace(d, "")
+        return html
+
+    assert _cjk(english(cast.handler, QUEUE)) == []
+    assert _cjk(english(cast.handler, QUEUE + "?tab=department")) == []
+    approvals = english(cast.lead, APPROVALS)
+    assert f'id="suspension-{req.pk}"' in approvals and "Approve" in approvals
+    assert _cjk(approvals) == []
+    assert _cjk(english(cast.lead, order_url(t))) == []
+    assert _cjk(english(cast.lead, order_url(waiting))) == []
+
+
+def test_handler_resumes_a_suspended_order(cast):
+    t = ticket_in_state(cast, State.SUSPENDED)
+    client = login(cast.handler)
+    assert 'id="resume"' in client.get(order_url(t)).content.decode()
+    response = client.post(order_url(t, "resume"), {"version": t.version})
+    assert response.status_code == 302
+    t.refresh_from_db()
+    assert t.state == State.ACCEPTED
+
+
+def test_lead_requests_a_return_with_a_reason(cast):
+    t = ticket_in_state(cast, State.DISPATCHED)
+    client = login(cast.lead)
+    assert 'id="request-return"' in client.get(order_url(t)).content.decode()
+    assert 'id="request-return"' not in login(cast.handler).get(order_url(t)).content.decode()
+    response = client.post(order_url(t, "return"), {"version": t.version, "reason": ""})
+    assert response.status_code == 400
+    assert "此项为必填项" in response.content.decode()
+    response = client.post(order_url(t, "return"), {"version": t.version, "reason": "属于业务部门"})
+    assert response.status_code == 302
+    t.refresh_from_db()
+    assert t.state == State.RETURN_REQUESTED
