@@ -88,6 +88,11 @@ def test_field_handler_claims_from_his_team_and_replies(browser, live_server, ca
     assert page.locator("a[href='tel:13800138000']").count() == 1
     assert_fits_phone(page)
     assert_accessible(page, where="handler order page with the reply form")
+    page.click("#request-suspension summary")
+    page.click("#request-extension summary")
+    assert page.is_visible("#id_until") and page.is_visible("#id_hours")
+    assert_fits_phone(page)
+    assert_accessible(page, where="handler order page, suspension and extension forms open")
 
     # Too short first: the reply is refused in Chinese and nothing typed is lost.
     page.select_option("#id_cause", "network")
@@ -161,4 +166,40 @@ def test_lead_approves_a_suspension_and_assigns_an_order(browser, live_server, c
     assert working.state == State.SUSPENDED
     assert SuspensionRequest.objects.get(pk=request.pk).status == RequestStatus.APPROVED
     assert waiting.handler == fitter
+    ctx.close()
+
+
+def test_without_javascript_a_handler_claims_asks_to_suspend_and_replies(
+    browser,  # noqa: F811
+    live_server,
+    cast,
+):
+    """Plain forms, POST-redirect-GET and CSRF: every step works with scripts off."""
+    team, fitter = team_with_fitter(cast)
+    order = dispatch_to(cast, team)
+    ctx = phone_context(browser, java_script_enabled=False)
+    page = ctx.new_page()
+    page.goto(live_server.url + reverse("web:login"))
+    sign_in(page, "t_fitter")
+    page.wait_for_url(re.compile(r"/work/$"))
+    page.goto(live_server.url + reverse("web:staff_queue") + "?tab=department")
+    page.click(f"button[aria-label='签收 {order.number}']")
+    page.wait_for_url(re.compile(rf"/orders/{order.number}/$"))
+
+    page.click("#request-suspension summary")  # <details> opens without script
+    page.select_option("#id_reason", "appointment")
+    page.fill("#id_until", (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.click("#request-suspension button[type=submit]")
+    page.wait_for_url(re.compile(rf"/orders/{order.number}/$"))
+    assert "已提交挂起申请" in page.inner_text("main")
+
+    page.select_option("#id_cause", "customer")
+    page.check("#id_resolved_1")
+    page.fill("#id_result", "客户不在家，已约周六")
+    page.click("#reply button[type=submit]")
+    page.wait_for_url(re.compile(rf"/orders/{order.number}/$"))
+    order.refresh_from_db()
+    assert order.state == State.REPLIED and order.handler == fitter
+    assert order.reply_resolved is False
+    assert SuspensionRequest.objects.filter(ticket=order, requested_by=fitter).exists()
     ctx.close()
