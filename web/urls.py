@@ -18,6 +18,7 @@ urlpatterns = [
     path("orders/<str:number>/chase/", views.order_chase, name="order_chase"),
     path("orders/<str:number>/verdict/", views.order_verdict, name="order_verdict"),
     path("photos/<int:pk>/", views.photo, name="photo"),
+    path("sw.js", views.service_worker, name="sw"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read-all/", views.notification_read_all, name="notifications_read_all"),
     path("notifications/<int:pk>/open/", views.notification_open, name="notification_open"),

@@ -10,9 +10,11 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseNotModified, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import parse_etags, quote_etag, url_has_allowed_host_and_scheme
@@ -430,6 +432,46 @@ def order_verdict(request, number):
 def photo(request, pk):
     """A photo of an order, only to those who may see the order; never a static URL."""
     return attachment_response(visible_attachment(request.user, pk))
+
+
+# --------------------------------------------------------------------------- offline
+
+SW_ASSETS = (
+    "web/app.css",
+    "web/report.js",
+    "web/fault_hint.js",
+    "web/offline.js",
+    "web/outbox.js",
+)
+
+
+@require_GET
+def service_worker(request):
+    """The service worker script at /sw.js, so its scope covers the report page (and every
+    page that registers it). It names the static files it keeps by their current (hashed)
+    URLs; its version changes with them and with their contents, which makes browsers install
+    the new one."""
+    assets = [static(a) for a in SW_ASSETS]
+    digest = hashlib.sha256("\n".join(assets).encode())
+    for a in SW_ASSETS:
+        path = finders.find(a)
+        if path:
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    response = render(
+        request,
+        "web/sw.js",
+        {
+            "version": digest.hexdigest()[:16],
+            "assets": assets,
+            "report_url": reverse("web:report"),
+            "outbox_url": static("web/outbox.js"),
+        },
+        content_type="text/javascript; charset=utf-8",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["Service-Worker-Allowed"] = "/"
+    return response
 
 
 # --------------------------------------------------------------------------- notifications

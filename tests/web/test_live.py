@@ -234,3 +234,32 @@ def test_report_page_puts_the_repeat_warning_right_under_the_phone_field(front, 
     box_at = html.index('id="repeat-box"')
     assert phone_at < box_at < html.index('id="id_customer_name"')
     assert 'aria-describedby="phone-help repeat-box"' in html
+
+
+# --------------------------------------------------------------------------- offline
+
+
+def test_service_worker_is_served_at_the_root_with_its_scope_allowed(client, db):
+    response = client.get(reverse("web:sw"))
+    body = response.content.decode()
+    assert reverse("web:sw") == "/sw.js"  # its default scope "/" covers /report/
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert response["Service-Worker-Allowed"] == "/"
+    assert response["Cache-Control"] == "no-cache"
+    assert 'var REPORT = "/report/"' in body
+    assert "importScripts(" in body and "web/outbox.js" in body
+
+
+def test_pages_register_the_worker_from_a_static_file_only_when_logged_in(front, client, db):
+    html = front.get(LIST).content.decode()
+    assert 'src="/static/web/offline.js" data-user=' in html
+    assert 'data-sw="/sw.js"' in html
+    assert "offline.js" not in client.get(reverse("web:login")).content.decode()
+
+
+def test_report_form_carries_the_outbox_banner_and_the_found_at_field(front, cast):
+    html = front.get(reverse("web:report")).content.decode()
+    assert 'id="outbox" class="msg" role="status"' in html
+    assert "已保存，联网后自动提交。" in html
+    assert 'name="found_at"' in html
