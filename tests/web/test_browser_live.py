@@ -195,3 +195,74 @@ def test_countdown_ticks_and_the_list_refreshes_without_reload(browser, live_ser
     assert page.evaluate("window.__samePage") is True  # no reload
     assert_accessible(page, where="my orders after a live refresh")
     ctx.close()
+
+
+def test_a_submit_whose_answer_is_lost_is_kept_and_resent_without_a_second_order(
+    browser, live_server, cast
+):
+    """The phone thinks it is online, the report reaches the server, the answer never comes
+    back: the service worker keeps the report, the page sends it again, and the form's one-time
+    key gives back the first order instead of a second one."""
+    ctx = phone_context(browser, service_workers="allow")
+    page = ctx.new_page()
+    log_in(page, live_server.url)
+    page.goto(live_server.url + reverse("web:report"))
+    wait_js(page, "() => !!(navigator.serviceWorker && navigator.serviceWorker.controller)")
+    page.click(f"label:has(input[name=category][value='{cast.category.pk}'])")
+    page.fill("#id_customer_phone", "13912345670")
+    page.fill("#id_description", "营业厅网络中断")
+
+    lost = []
+
+    def lose_the_answer(route):
+        if route.request.method == "POST" and route.request.service_worker and not lost:
+            lost.append(route.fetch(max_redirects=0))  # the server has it …
+            route.abort("connectionreset")  # … the phone never hears back
+        else:
+            route.continue_()
+
+    ctx.route("**/report/", lose_the_answer)
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/orders/GD\d{14}/$"), timeout=20000)
+    assert len(lost) == 1 and lost[0].status == 302
+    ticket = Ticket.objects.get()
+    assert page.url.endswith(reverse("web:order", args=[ticket.number]))
+    ctx.close()
+
+
+def test_a_kept_report_too_old_to_send_comes_back_as_the_form_with_the_reason(
+    browser, live_server, cast
+):
+    ctx = phone_context(browser, service_workers="allow")
+    page = ctx.new_page()
+    log_in(page, live_server.url)
+    page.goto(live_server.url + reverse("web:report"))
+    wait_js(page, "() => !!(navigator.serviceWorker && navigator.serviceWorker.controller)")
+    page.click(f"label:has(input[name=category][value='{cast.category.pk}'])")
+    page.fill("#id_customer_phone", "13912345671")
+    page.fill("#id_customer_name", "周女士")
+    page.fill("#id_description", "光猫红灯")
+    go_offline(ctx)
+    page.click("#submit")
+    page.wait_for_selector("#outbox:not([hidden])")
+    # Three days and more pass before the phone is online again.
+    page.evaluate(
+        """() => WhistleOutbox.all().then(list => Promise.all(list.map(e => {
+            e.at -= 73 * 3600 * 1000;
+            return WhistleOutbox.remove(e.key).then(() => {
+              const fd = WhistleOutbox.formData(e, "x");
+              fd.delete("found_at"); fd.delete("csrfmiddlewaretoken");
+              return WhistleOutbox.save(fd, e.at);
+            });
+        })))"""
+    )
+    go_online(ctx)
+    page.wait_for_selector("text=发现时间不能早于72小时前。", timeout=20000)
+    assert Ticket.objects.count() == 0
+    assert page.input_value("#id_customer_name") == "周女士"  # nothing entered is lost
+    assert page.evaluate("() => WhistleOutbox.all().then(l => l.length)") == 0
+    page.click("#submit")
+    page.wait_for_url(re.compile(r"/orders/GD\d{14}/$"), timeout=20000)
+    ticket = Ticket.objects.get()
+    assert ticket.found_at is None and ticket.customer_name == "周女士"
+    ctx.close()
