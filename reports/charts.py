@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from . import kpis
 
@@ -26,8 +27,11 @@ def trend_svg(
     n = max(len(rows), 1)
     step = pw / n
     max_received = max([r.counts.get("received", 0) for r in rows] + [1])
+    # A group, not an image: its bars and points are links (axe: nested-interactive).
+    name = _("趋势图：折线为各项比率，柱为受理量")
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="trend" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="trend" role="group" '
+        f'aria-label="{escape(name)}" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
     ]
     for pct in (0, 25, 50, 75, 100):
