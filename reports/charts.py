@@ -13,6 +13,12 @@ from . import kpis
 COLOURS = ("#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df")
 
 
+def _text_px(text: str, size: int) -> int:
+    """A generous estimate of a text's width in px: CJK characters are square, Latin ones about
+    0.62 of the font size."""
+    return int(sum(size if ord(ch) > 0x2E7F else size * 0.62 for ch in text)) + 1
+
+
 def trend_svg(
     rows: Sequence[kpis.KpiRow],
     *,
@@ -23,6 +29,12 @@ def trend_svg(
 ) -> SafeString:
     """Lines of the rates in `keys` (0–100 %) per bucket, with the received count as bars."""
     left, right, top, bottom = 40, 150, 14, 40
+    # The legend's column is as wide as its longest label (English ones are longer): the SVG
+    # grows rather than cutting a label off.
+    longest = max((_text_px(str(kpis.KPI_BY_KEY[key].label), 11) for key in keys), default=0)
+    if 38 + longest > right:
+        width += 38 + longest - right
+        right = 38 + longest
     pw, ph = width - left - right, height - top - bottom
     n = max(len(rows), 1)
     step = pw / n

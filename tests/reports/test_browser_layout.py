@@ -110,3 +110,11 @@ def test_scorecard_fits_at_1366px(auditor_page, artifacts_dir, lang):
     assert sizes["table"] <= sizes["section"], sizes
     assert sizes["page"] <= sizes["viewport"], sizes
     assert page.evaluate(BROKEN_WORDS_JS) == []
+    # The trend chart's legend labels end inside the chart (none cut off at its right edge).
+    cut = page.evaluate(
+        """() => { const svg = document.querySelector("svg.trend");
+          const w = svg.viewBox.baseVal.width;
+          return [...svg.querySelectorAll("text")].filter(t => {
+            const b = t.getBBox(); return b.x + b.width > w; }).map(t => t.textContent); }"""
+    )
+    assert cut == []
