@@ -52,8 +52,10 @@ from .filters import (
 from .forms import (
     ACTION_FORMS,
     TRANSITION_FORMS,
+    BulkChaseForm,
     BulkDepartmentForm,
     BulkHandlerForm,
+    BulkSuperviseForm,
     action_allowed,
 )
 from .paginator import CappedCountPaginator
@@ -262,6 +264,12 @@ class TicketAdmin(admin.ModelAdmin):
 
     def has_approve_extension_permission(self, request):
         return may(request.user, "approve_extension")
+
+    def has_supervise_permission(self, request):
+        return may(request.user, "supervise")
+
+    def has_chase_permission(self, request):
+        return may(request.user, "chase")
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
@@ -648,3 +656,41 @@ class TicketAdmin(admin.ModelAdmin):
             gettext("已批准延期"),
         )
         return None
+
+    def _bulk_note(self, request, queryset, *, form_class, action, title, apply, done):
+        """A bulk action with a note: the form first, then `apply(ticket, note)` per order
+        through its service (each refusal reported with its reason)."""
+        if self._too_many(request, queryset):
+            return None
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            note = form.cleaned_data["note"]
+            views.bulk_apply(
+                request, queryset.order_by("number"), lambda t, _seen: apply(t, note), done
+            )
+            return None
+        return self._bulk_form(request, queryset, form, action, title)
+
+    @admin.action(description=_("督办所选工单…"), permissions=["supervise"])
+    def supervise_selected(self, request, queryset):
+        return self._bulk_note(
+            request,
+            queryset,
+            form_class=BulkSuperviseForm,
+            action="supervise_selected",
+            title=pgettext("action", "督办"),
+            apply=lambda t, note: services.ticket_supervise(ticket=t, by=request.user, note=note),
+            done=gettext("已督办"),
+        )
+
+    @admin.action(description=_("催办所选工单…"), permissions=["chase"])
+    def chase_selected(self, request, queryset):
+        return self._bulk_note(
+            request,
+            queryset,
+            form_class=BulkChaseForm,
+            action="chase_selected",
+            title=pgettext("action", "催办"),
+            apply=lambda t, note: services.ticket_chase(ticket=t, by=request.user, note=note),
+            done=gettext("已催办"),
+        )

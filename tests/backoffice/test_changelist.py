@@ -72,8 +72,8 @@ def test_object_url_outside_scope_is_404(cast, spread, client_for):
     [
         ("lead", {"claim_selected", "assign_handler", "approve_extensions"}),
         ("handler", {"claim_selected"}),
-        ("dispatcher", {"dispatch_to_department"}),
-        ("supervisor", {"approve_extensions"}),
+        ("dispatcher", {"dispatch_to_department", "chase_selected"}),
+        ("supervisor", {"approve_extensions", "supervise_selected", "chase_selected"}),
         ("auditor", set()),
     ],
 )
