@@ -541,8 +541,22 @@ class TicketAdmin(admin.ModelAdmin):
 
             return wrap(view)
 
+        def mine(fn):
+            # The inbox is the user's own: any back-office user, no right on orders needed.
+            def view(request, *args, **kwargs):
+                return fn(self, request, *args, **kwargs)
+
+            return wrap(view)
+
         return [
             path("dashboard/", bind(views.dashboard_view), name="{}_{}_dashboard".format(*info)),
+            path("inbox/", mine(views.inbox_view), name="{}_{}_inbox".format(*info)),
+            path("inbox/read/", mine(views.inbox_read_view), name="{}_{}_inbox_read".format(*info)),
+            path(
+                "inbox/<int:pk>/open/",
+                mine(views.inbox_open_view),
+                name="{}_{}_inbox_open".format(*info),
+            ),
             path(
                 "<path:object_id>/do/<slug:name>/",
                 bind(views.transition_view),
