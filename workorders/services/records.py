@@ -163,6 +163,10 @@ def ticket_supervise(*, ticket: Ticket, by: User | None, note: str, now: datetim
     row = Supervision.objects.create(ticket=ticket, by=by, note=note, created_at=now)
     Ticket.objects.filter(pk=ticket.pk).update(supervise_count=F("supervise_count") + 1)
     ticket.supervise_count += 1
+    if by is not None:
+        events.publish(
+            events.RECORDED, ticket=ticket, record="supervise", by=by, note=note, now=now
+        )
     return row
 
 
