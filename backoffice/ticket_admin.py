@@ -376,7 +376,8 @@ class TicketAdmin(admin.ModelAdmin):
     def time_left(self, obj: Ticket):
         """The badge, and under it when the promise falls due (the 承诺时限 column's job)."""
         badge = self.sla_badge(obj)
-        if obj.promise_due_at is None or not obj.is_open or "sla-badge sla-none" in badge:
+        running = getattr(obj, "sla_remaining", None) is not None
+        if obj.promise_due_at is None or not running:
             return badge
         return format_html(
             '{}<br><span class="bo-due">{}</span>',
