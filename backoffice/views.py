@@ -42,6 +42,7 @@ from .display import sla_badge_html
 from .filters import local_day_bounds, local_week_start, week_sign_for_clocks
 from .forms import ACTION_FORMS, TRANSITION_FORMS, DecisionForm, action_allowed
 from .paginator import CappedCountPaginator
+from .queue import queue_of, queue_params, with_queue
 
 
 def error_text(exc: DomainError) -> str:
@@ -96,9 +97,15 @@ def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> 
     form_class = TRANSITION_FORMS.get(name) or ACTION_FORMS.get(name)
     if form_class is None:
         raise Http404
+    queue = queue_params(request)
+    order_url = with_queue(change_url(ticket), queue)
     if request.method == "POST":
         form = form_class(request.POST, ticket=ticket, user=request.user)
         if form.is_valid():
+            # Where the order stands in the user's queue, read before the action moves it.
+            position = (
+                queue_of(model_admin, request, ticket, queue) if NEXT_VAR in request.POST else None
+            )
             try:
                 message = form.submit()
             except Invalid as exc:
@@ -116,13 +123,15 @@ def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> 
                     _("%(number)s：%(error)s")
                     % {"number": ticket.number, "error": error_text(exc)},
                 )
-                return redirect(change_url(ticket))
+                return redirect(order_url)
             else:
                 messages.success(
                     request,
                     _("%(number)s：%(message)s") % {"number": ticket.number, "message": message},
                 )
-                return redirect(change_url(ticket))
+                if NEXT_VAR in request.POST:
+                    return _redirect_next(request, position, queue)
+                return redirect(order_url)
     else:
         allowed = (
             name in allowed_transitions(request.user, ticket)
@@ -135,7 +144,7 @@ def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> 
                 _("%(number)s：%(error)s")
                 % {"number": ticket.number, "error": NotAllowed.default_message},
             )
-            return redirect(change_url(ticket))
+            return redirect(order_url)
         form = form_class(ticket=ticket, user=request.user)
     context = _admin_context(
         model_admin,
@@ -148,10 +157,33 @@ def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> 
             "form": form,
             "ticket": ticket,
             "action_label": form_class.label,
-            "cancel_url": change_url(ticket),
+            "cancel_url": order_url,
+            "queue_url": with_queue_changelist(queue),
+            "next_var": NEXT_VAR,
         }
     )
     return TemplateResponse(request, "backoffice/transition_form.html", context)
+
+
+NEXT_VAR = "_next"
+
+
+def with_queue_changelist(params: str) -> str:
+    url = reverse("admin:workorders_ticket_changelist")
+    return f"{url}?{params}" if params else url
+
+
+def _redirect_next(request: HttpRequest, position, params: str) -> HttpResponse:
+    """After “保存并处理下一张”: the next order of the queue the user came from, or the
+    queue itself with a message when there is none after this one."""
+    nxt = position.next() if position is not None else None
+    if nxt is not None:
+        return redirect(with_queue(change_url(nxt), params))
+    if position is not None and position.queryset.exclude(pk=position.pk).exists():
+        messages.info(request, _("已是当前队列的最后一张工单。"))
+    else:
+        messages.info(request, _("当前队列已处理完，没有下一张工单。"))
+    return redirect(with_queue_changelist(params))
 
 
 def decision_view(

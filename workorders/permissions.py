@@ -47,6 +47,11 @@ def _lead_may_approve_extension(user: User, ticket: Ticket) -> bool:
     return _in_department_scope(user, ticket) and not ticket.is_urgent
 
 
+def _lead_may_correct_category(user: User, ticket: Ticket) -> bool:
+    # The department's live work only; a closed order's category is the dispatcher's to fix.
+    return _in_department_scope(user, ticket) and ticket.is_open
+
+
 @dataclass(frozen=True)
 class Grant:
     role: str
@@ -105,6 +110,12 @@ RULES: dict[str, tuple[Grant, ...]] = {
         Grant(Role.FRONTLINE, "visit_on_spot", _is_reporter),
     ),
     "change_urgency": (Grant(Role.DISPATCHER, "change_urgency"),),
+    # 改分类: classifying is the dispatcher's; a lead may correct an order of their department
+    # (the right that lets them say an order is not theirs also lets them say what it is).
+    "correct_category": (
+        Grant(Role.DISPATCHER, "dispatch_ticket"),
+        Grant(Role.LEAD, "request_return", _lead_may_correct_category),
+    ),
     # Regulator track: mark an order 申诉 afterwards; a supervisor signs it off before close.
     "mark_regulator": (
         Grant(Role.DISPATCHER, "mark_regulator"),
