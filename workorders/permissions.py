@@ -219,3 +219,26 @@ def can_export(user: User) -> bool:
 
 def sees_all_tickets(user: User) -> bool:
     return user.is_active and (user.is_superuser or user.has_perm("workorders.view_all_tickets"))
+
+
+def may_manage_department_setup(user: User, department, perm: str = "change") -> bool:
+    """A department's reply templates, handler skills and auto-assign rule: superusers keep
+    every department's; a lead those of their own department and the teams below it (with the
+    model right `perm` of their group, e.g. "workorders.add_replytemplate")."""
+    if not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    if Role.LEAD not in user.roles or user.department_id is None:
+        return False
+    if "." in perm and not user.has_perm(perm):
+        return False
+    return department is None or department.is_within(user.department)
+
+
+def may_view_workload(user: User) -> bool:
+    """The handlers' workload: dispatchers and supervisors for any department, leads for
+    their own."""
+    if not user.is_active:
+        return False
+    return user.is_superuser or bool(user.roles & {Role.DISPATCHER, Role.SUPERVISOR, Role.LEAD})

@@ -34,6 +34,7 @@ from .common import (
     _transition,
     ticket_write,
 )
+from .workload import _auto_assign
 
 # --------------------------------------------------------------------------- dispatch stage
 
@@ -65,6 +66,7 @@ def _dispatch(ticket, *, by, department, now, comment="", co_departments: Iterab
     clocks.clock_start(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now, department=department)
     _add_cohandling(ticket, by=by, departments=co_departments, note="", now=now)
     _save_promise(ticket)
+    _auto_assign(ticket, now=now)
 
 
 @ticket_write
@@ -121,6 +123,7 @@ def ticket_redispatch(
     )
     clocks.clock_void(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now)
     clocks.clock_start(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now, department=department)
+    _auto_assign(ticket, now=now)
     return ticket
 
 
@@ -148,6 +151,7 @@ def ticket_claim(
         handler=handler,
     )
     clocks.clock_stop(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now)
+    _auto_assign(ticket, now=now)  # claimed without a handler: the department's rule may name one
     return ticket
 
 
@@ -226,6 +230,7 @@ def ticket_rule_return(
         now=now,
     )
     clocks.clock_start(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now, department=department)
+    _auto_assign(ticket, now=now)
     return ticket
 
 
