@@ -22,7 +22,7 @@ from workorders.models import (
     VisitOutcome,
 )
 from workorders.permissions import may
-from workorders.selectors import tickets_visible_to
+from workorders.selectors import reply_templates_for, tickets_visible_to
 
 YES_NO = [("", "---------"), ("yes", _("是")), ("no", _("否"))]
 
@@ -87,6 +87,9 @@ class TransitionForm(forms.Form):
     @property
     def expected_version(self) -> int | None:
         return self.cleaned_data.get("version")
+
+    def prefill(self, params) -> None:
+        """An unbound form filled from the page's query string (e.g. a chosen reply template)."""
 
     def submit(self) -> str:
         raise NotImplementedError
@@ -256,6 +259,20 @@ class ReplyForm(TransitionForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("客户在进度查询页看到的答复；处理结果仅内部可见。"),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # 回复模板 of the order's department for its category: each fills cause and texts.
+        self.templates = list(reply_templates_for(self.ticket).select_related("category"))
+
+    def prefill(self, params) -> None:
+        chosen = params.get("template", "")
+        for tpl in self.templates:
+            if str(tpl.pk) == chosen:
+                self.initial.update(
+                    {"cause": tpl.cause, "result": tpl.result, "public_reply": tpl.public_reply}
+                )
+                self.chosen_template = tpl
 
     def submit(self) -> str:
         d = self.cleaned_data

@@ -481,6 +481,7 @@ class TicketAdmin(admin.ModelAdmin):
 
         return [
             path("dashboard/", bind(views.dashboard_view), name="{}_{}_dashboard".format(*info)),
+            path("workload/", bind(views.workload_view), name="{}_{}_workload".format(*info)),
             path(
                 "<path:object_id>/do/<slug:name>/",
                 bind(views.transition_view),

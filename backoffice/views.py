@@ -9,6 +9,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
@@ -17,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import Department
 from sla.models import Clock, ClockKind, SlaStatus
 from sla.selectors import (
     clock_met_counts,
@@ -29,14 +31,15 @@ from workorders.errors import DomainError, Invalid, NotAllowed
 from workorders.http import attachment_response
 from workorders.models import (
     OPEN_STATES,
+    AutoAssignRule,
     ExtensionRequest,
     RequestStatus,
     State,
     SuspensionRequest,
     Ticket,
 )
-from workorders.permissions import sees_all_tickets
-from workorders.selectors import allowed_transitions, tickets_visible_to
+from workorders.permissions import may_view_workload, sees_all_tickets
+from workorders.selectors import allowed_transitions, handler_workload, tickets_visible_to
 
 from .display import sla_badge_html
 from .filters import local_day_bounds, local_week_start, week_sign_for_clocks
@@ -146,6 +149,7 @@ def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> 
             )
             return redirect(order_url)
         form = form_class(ticket=ticket, user=request.user)
+        form.prefill(request.GET)
     context = _admin_context(
         model_admin,
         request,
@@ -159,6 +163,10 @@ def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> 
             "action_label": form_class.label,
             "cancel_url": order_url,
             "queue_url": with_queue_changelist(queue),
+            "templates": [
+                {"obj": tpl, "url": _template_url(request, tpl)}
+                for tpl in getattr(form, "templates", ())
+            ],
             "next_var": NEXT_VAR,
         }
     )
@@ -166,6 +174,12 @@ def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> 
 
 
 NEXT_VAR = "_next"
+
+
+def _template_url(request: HttpRequest, template) -> str:
+    params = request.GET.copy()
+    params["template"] = str(template.pk)
+    return f"{request.path}?{params.urlencode()}"
 
 
 def with_queue_changelist(params: str) -> str:
@@ -399,9 +413,55 @@ def dashboard_view(model_admin, request: HttpRequest) -> HttpResponse:
             "sign_stopped": sign_stopped,
             "sign_met": sign_met,
             "signed_week_url": link(period="signed_week"),
+            "workload_url": (
+                reverse("admin:workorders_ticket_workload") if may_view_workload(user) else ""
+            ),
             "week_start": week,
             "now": now,
             "one_hour": timedelta(hours=1),
         }
     )
     return TemplateResponse(request, "backoffice/dashboard.html", context)
+
+
+# --------------------------------------------------------------------------- workload
+
+
+def workload_view(model_admin, request: HttpRequest) -> HttpResponse:
+    """处理人工作量: open orders on each handler's desk in a department and how many are past the
+    promise, for leads (their department) and dispatchers/supervisors (any). A fixed number of
+    queries, whatever the number of handlers or orders."""
+    user = request.user
+    if not may_view_workload(user):
+        raise PermissionDenied
+    departments = Department.objects.filter(is_active=True).order_by("path")
+    if not sees_all_tickets(user):
+        if user.department_id is None:
+            raise PermissionDenied
+        departments = departments.filter(path__startswith=user.department.path)
+    departments = list(departments)
+    chosen = request.GET.get("department", "")
+    department = next((d for d in departments if str(d.pk) == chosen), None)
+    if department is None:
+        own = user.department_id
+        department = next((d for d in departments if d.pk == own), None) or (
+            departments[0] if departments else None
+        )
+    rows, rule = [], None
+    if department is not None:
+        rows = handler_workload(department=department)
+        rule = AutoAssignRule.objects.filter(department=department).first()
+        for row in rows:
+            row["url"] = changelist_url(handler=row["user"].pk)
+    context = _admin_context(model_admin, request, None, _("处理人工作量"))
+    context.update(
+        {
+            "departments": departments,
+            "department": department,
+            "rows": rows,
+            "total_open": sum(r["open"] for r in rows),
+            "total_overdue": sum(r["overdue"] for r in rows),
+            "auto_assign": bool(rule and rule.enabled),
+        }
+    )
+    return TemplateResponse(request, "backoffice/workload.html", context)

@@ -3,14 +3,25 @@ the API, admin, web pages and exports all start from it."""
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Right
 from django.http import Http404
+from django.utils import timezone
 
 from accounts.roles import Role
 from workorders.permissions import can_see_full_phone, sees_all_tickets
 
-from .models import Attachment, CoHandling, Ticket
+from .models import Attachment, CoHandling, ReplyTemplate, Ticket
 from .phones import normalize_phone
 
 
@@ -165,8 +176,6 @@ def reply_templates_for(ticket: Ticket, *, cause: str = ""):
     """回复模板 that match the order: active, of its department or a line above it, for its
     category, the category's group or any category (and `cause` if given); the most specific
     category first. One query."""
-    from .models import ReplyTemplate
-
     if ticket.department_id is None:
         return ReplyTemplate.objects.none()
     dept = ticket.department
@@ -181,8 +190,6 @@ def reply_templates_for(ticket: Ticket, *, cause: str = ""):
     )
     if cause:
         qs = qs.filter(cause=cause)
-    from django.db.models import Case, IntegerField, Value, When
-
     specificity = Case(
         When(category_id=category.pk, then=Value(0)),
         When(category__isnull=True, then=Value(2)),
@@ -195,9 +202,6 @@ def reply_templates_for(ticket: Ticket, *, cause: str = ""):
 def handler_workload(*, department, now=None) -> list[dict]:
     """Per active handler of the department's subtree: open orders on their desk and how many
     of those are past the promise. Two queries, whatever the number of handlers or orders."""
-    from django.db.models import Count
-    from django.utils import timezone
-
     from accounts.models import User
     from sla.models import SlaStatus
     from sla.selectors import sla_status_q

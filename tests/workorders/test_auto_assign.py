@@ -77,7 +77,7 @@ def test_nobody_skilled_leaves_the_order_unassigned(cast, team):
 
 
 def test_closed_work_does_not_count(cast, team):
-    handler, h2, _u = team
+    handler, _h2, _u = team
     ticket_in_state(cast, State.CLOSED, phone="13900000009")  # handled by `handler`, done
     switch_on(cast)
     t = ticket_in_state(cast, State.DISPATCHED, phone="13900000003")
