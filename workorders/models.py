@@ -998,7 +998,7 @@ class ReplyTemplate(models.Model):
 
     class Meta:
         verbose_name = _("回复模板")
-        verbose_name_plural = _("回复模板")
+        verbose_name_plural = pgettext_lazy("plural", "回复模板")
         ordering = ["sort_order", "id"]
         indexes = [models.Index(fields=["department", "is_active"], name="replytpl_dept_active")]
 
@@ -1022,7 +1022,7 @@ class HandlerSkill(models.Model):
 
     class Meta:
         verbose_name = _("处理人技能")
-        verbose_name_plural = _("处理人技能")
+        verbose_name_plural = pgettext_lazy("plural", "处理人技能")
         constraints = [
             models.UniqueConstraint(fields=["user", "category"], name="handlerskill_unique")
         ]
@@ -1046,7 +1046,7 @@ class AutoAssignRule(models.Model):
 
     class Meta:
         verbose_name = _("自动指派规则")
-        verbose_name_plural = _("自动指派规则")
+        verbose_name_plural = pgettext_lazy("plural", "自动指派规则")
 
     def __str__(self) -> str:
         return str(self.department)

@@ -5,6 +5,8 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from tests.backoffice.conftest import change_url, changelist_url, do_url, messages_of
@@ -167,3 +169,16 @@ def test_correct_category_with_a_stale_version_is_refused(cast, client_for):
     t.refresh_from_db()
     assert t.category == cast.category
     assert any("您看到的版本已过期" in m for m in messages_of(c.get(change_url(t))))
+
+
+def test_the_flow_pages_in_english(cast, client_for, routed):
+    t = ticket_in_state(cast, State.REPORTED)
+    c = Client(HTTP_ACCEPT_LANGUAGE="en")
+    c.force_login(cast.dispatcher)
+    dispatch = c.get(do_url(t, "dispatch")).content.decode()
+    assert 'value="Save and next"' in dispatch
+    assert "Suggested by the routing rule" in dispatch
+    order = c.get(change_url(t)).content.decode()
+    assert ">Correct category<" in order
+    workload = c.get(reverse("admin:workorders_ticket_workload")).content.decode()
+    assert "Handler workload" in workload and "处理人工作量" not in workload
