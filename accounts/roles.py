@@ -17,7 +17,7 @@ class Role(models.TextChoices):
     CHANNEL = "channel", _("渠道系统")
 
 
-# Permission codenames (all on workorders.Ticket) granted to each role's group.
+# Permission codenames (workorders app) granted to each role's group.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.FRONTLINE: [
         "report_ticket",
@@ -59,6 +59,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_reports",
         "export_tickets",
         "view_ticket",
+        # Their department's reply templates, handler skills and auto-assign rule.
+        *(
+            f"{action}_{model}"
+            for model in ("replytemplate", "handlerskill", "autoassignrule")
+            for action in ("add", "change", "delete", "view")
+        ),
     ],
     Role.HANDLER: [
         "view_full_phone",

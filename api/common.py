@@ -30,7 +30,7 @@ def detail_queryset(user, base=None):
     return (
         tickets_visible_to(user, base)
         .select_related("category__parent", "department", "handler", "reporter")
-        .select_related("repeat_of", "duplicate_of")
+        .select_related("repeat_of", "duplicate_of", "category__default_department")
         .prefetch_related(
             Prefetch(
                 "clocks",
@@ -110,6 +110,7 @@ def ticket_detail_response(request, ticket: Ticket, *, status: int = 200, header
         if fresh is None:
             fresh = (
                 Ticket.objects.select_related("category__parent", "department", "handler")
+                .select_related("category__default_department")
                 .select_related("reporter", "repeat_of", "duplicate_of")
                 .prefetch_related("clocks__department", "co_departments")
                 .get(pk=ticket.pk)

@@ -30,7 +30,7 @@ from workorders.models import (
     VisitOutcome,
 )
 from workorders.permissions import can_see_full_phone, mask_phone
-from workorders.services import category_by_ref
+from workorders.services import category_by_ref, routing_department
 
 MAX_ID = 2**63 - 1
 
@@ -266,6 +266,15 @@ class TicketDetailSerializer(serializers.Serializer):
     promise_due_at = serializers.DateTimeField(allow_null=True)
     clocks = ClockSerializer(many=True)
     counts = CountsSerializer(source="*")
+    suggested_department = serializers.SerializerMethodField(
+        help_text="The department the category's routing rule names (what the dispatch form "
+        "preselects); null when it names none or an inactive one."
+    )
+
+    @extend_schema_field(DepartmentBriefSerializer(allow_null=True))
+    def get_suggested_department(self, ticket):
+        dept = routing_department(ticket.category)
+        return None if dept is None else DepartmentBriefSerializer(dept).data
 
     def get_allowed_transitions(self, ticket) -> list[str]:
         from workorders.selectors import allowed_transitions

@@ -9,7 +9,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from . import records
+from . import flow, records
 from .auth import TokenView
 from .intake import CustomerLookupView, IntakeView, MarkRegulatorView, RegulatorSignoffView
 from .views import (
@@ -63,6 +63,8 @@ urlpatterns = [
     path(f"{T}chases/", records.ChasesView.as_view(), name="api-chases"),
     path(f"{T}supervisions/", records.SupervisionsView.as_view(), name="api-supervisions"),
     path(f"{T}assignment/", records.AssignView.as_view(), name="api-assign"),
+    path(f"{T}category/", flow.CorrectCategoryView.as_view(), name="api-correct-category"),
+    path(f"{T}reply-templates/", flow.ReplyTemplatesView.as_view(), name="api-reply-templates"),
     path(f"{T}cohandlings/", records.CoHandlingView.as_view(), name="api-cohandlings"),
     path(f"{T}extensions/", records.ExtensionsView.as_view(), name="api-extensions"),
     path(

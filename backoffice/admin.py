@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import AdminLoginForm
+from backoffice.flow_admin import *  # noqa: F403  (registers the department setup admins)
 from backoffice.reference_admin import *  # noqa: F403  (registers reference-data admins)
 from backoffice.sla_admin import *  # noqa: F403  (registers the SLA rule and calendar admins)
 from backoffice.ticket_admin import TicketAdmin  # noqa: F401  (registers the order admin)

@@ -12,6 +12,7 @@ from accounts.models import Department, User
 from accounts.roles import Role
 from workorders import services
 from workorders.models import (
+    Category,
     CauseCategory,
     RequestStatus,
     Satisfaction,
@@ -21,7 +22,7 @@ from workorders.models import (
     VisitOutcome,
 )
 from workorders.permissions import may
-from workorders.selectors import tickets_visible_to
+from workorders.selectors import reply_templates_for, tickets_visible_to
 
 YES_NO = [("", "---------"), ("yes", _("是")), ("no", _("否"))]
 
@@ -87,6 +88,9 @@ class TransitionForm(forms.Form):
     def expected_version(self) -> int | None:
         return self.cleaned_data.get("version")
 
+    def prefill(self, params) -> None:
+        """An unbound form filled from the page's query string (e.g. a chosen reply template)."""
+
     def submit(self) -> str:
         raise NotImplementedError
 
@@ -101,6 +105,16 @@ class DispatchForm(TransitionForm):
     comment = forms.CharField(
         label=_("说明"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        routed = services.routing_department(self.ticket.category)
+        if routed is not None and not self.is_bound:
+            # The category's routing rule suggests the department; the dispatcher may change it.
+            self.initial.setdefault("department", routed.pk)
+            self.fields["department"].help_text = _("按分类“%(category)s”的路由规则建议。") % {
+                "category": self.ticket.category
+            }
 
     def submit(self) -> str:
         d = self.cleaned_data
@@ -245,6 +259,20 @@ class ReplyForm(TransitionForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("客户在进度查询页看到的答复；处理结果仅内部可见。"),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # 回复模板 of the order's department for its category: each fills cause and texts.
+        self.templates = list(reply_templates_for(self.ticket).select_related("category"))
+
+    def prefill(self, params) -> None:
+        chosen = params.get("template", "")
+        for tpl in self.templates:
+            if str(tpl.pk) == chosen:
+                self.initial.update(
+                    {"cause": tpl.cause, "result": tpl.result, "public_reply": tpl.public_reply}
+                )
+                self.chosen_template = tpl
 
     def submit(self) -> str:
         d = self.cleaned_data
@@ -494,10 +522,46 @@ class ChaseForm(TransitionForm):
 
     def submit(self) -> str:
         services.ticket_chase(ticket=self.ticket, by=self.user, note=self.cleaned_data["note"])
+
+
+class CorrectCategoryForm(TransitionForm):
+    """更正分类: a wrong category corrected, with a reason (reports follow the new one)."""
+
+    label = pgettext_lazy("action", "更正分类")
+    success_message = _("已更正分类。")
+    right = "correct_category"
+    when_closed = True  # a closed order's category still counts in the reports
+    category = forms.ModelChoiceField(
+        Category.objects.none(), label=_("正确的问题分类"), empty_label=None
+    )
+    reason = forms.CharField(
+        label=_("原因"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["category"].queryset = Category.objects.filter(is_active=True).select_related(
+            "parent"
+        )
+        self.initial.setdefault("category", self.ticket.category_id)
+
+    @staticmethod
+    def applies(ticket) -> bool:
+        return ticket.state != State.CANCELLED
+
+    def submit(self) -> str:
+        services.ticket_correct_category(
+            ticket=self.ticket,
+            by=self.user,
+            category=self.cleaned_data["category"],
+            reason=self.cleaned_data["reason"],
+            expected_version=self.expected_version,
+        )
         return self.success_message
 
 
 ACTION_FORMS: dict[str, type[TransitionForm]] = {
+    "correct_category": CorrectCategoryForm,
     "assign": AssignForm,
     "decline_redo": DeclineRedoForm,
     "mark_regulator": MarkRegulatorForm,

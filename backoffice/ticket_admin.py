@@ -59,6 +59,7 @@ from .forms import (
     action_allowed,
 )
 from .paginator import CappedCountPaginator
+from .queue import queue_params, with_queue
 
 BULK_LIMIT = 500
 
@@ -83,6 +84,7 @@ ACTION_LABELS = {
     "extend": pgettext_lazy("action", "延期"),
     "cohandle": pgettext_lazy("action", "协办"),
     "change_urgency": pgettext_lazy("action", "调整紧急程度"),
+    "correct_category": pgettext_lazy("action", "更正分类"),
 }
 TIMELINE_TYPES = {
     "transition": _("流转"),
@@ -424,16 +426,20 @@ class TicketAdmin(admin.ModelAdmin):
             for name in allowed_transitions(user, ticket)
             if name in TRANSITION_FORMS
         ]
-        if ticket.is_open:
-            transitions += [
-                {
-                    "name": name,
-                    "label": form.label,
-                    "url": reverse(f"{base}_transition", args=[ticket.pk, name]),
-                }
-                for name, form in ACTION_FORMS.items()
-                if action_allowed(user, name, ticket)
-            ]
+        transitions += [
+            {
+                "name": name,
+                "label": form.label,
+                "url": reverse(f"{base}_transition", args=[ticket.pk, name]),
+            }
+            for name, form in ACTION_FORMS.items()
+            if (ticket.is_open or getattr(form, "when_closed", False))
+            and action_allowed(user, name, ticket)
+        ]
+        # The action forms keep the queue the order was opened from (“保存并处理下一张”).
+        queue = queue_params(request)
+        for t in transitions:
+            t["url"] = with_queue(t["url"], queue)
         clocks = list(ticket.clocks.select_related("department").order_by("started_at", "id"))
         for clock in clocks:
             clock.current_status = clock.status(now)
@@ -558,6 +564,7 @@ class TicketAdmin(admin.ModelAdmin):
                 mine(views.inbox_open_view),
                 name="{}_{}_inbox_open".format(*info),
             ),
+            path("workload/", bind(views.workload_view), name="{}_{}_workload".format(*info)),
             path(
                 "<path:object_id>/do/<slug:name>/",
                 bind(views.transition_view),

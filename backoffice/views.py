@@ -9,6 +9,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -18,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import Department
 from notifications.selectors import notifications_for, unread_count
 from notifications.services import notification_mark_read
 from sla.models import Clock, ClockKind, SlaStatus
@@ -32,19 +34,21 @@ from workorders.errors import DomainError, Invalid, NotAllowed
 from workorders.http import attachment_response
 from workorders.models import (
     OPEN_STATES,
+    AutoAssignRule,
     ExtensionRequest,
     RequestStatus,
     State,
     SuspensionRequest,
     Ticket,
 )
-from workorders.permissions import sees_all_tickets
-from workorders.selectors import allowed_transitions, tickets_visible_to
+from workorders.permissions import may_view_workload, sees_all_tickets
+from workorders.selectors import allowed_transitions, handler_workload, tickets_visible_to
 
 from .display import sla_badge_html
 from .filters import local_day_bounds, local_week_start, week_sign_for_clocks
 from .forms import ACTION_FORMS, TRANSITION_FORMS, DecisionForm, action_allowed
 from .paginator import CappedCountPaginator
+from .queue import queue_of, queue_params, with_queue
 
 
 def error_text(exc: DomainError) -> str:
@@ -99,9 +103,15 @@ def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> 
     form_class = TRANSITION_FORMS.get(name) or ACTION_FORMS.get(name)
     if form_class is None:
         raise Http404
+    queue = queue_params(request)
+    order_url = with_queue(change_url(ticket), queue)
     if request.method == "POST":
         form = form_class(request.POST, ticket=ticket, user=request.user)
         if form.is_valid():
+            # Where the order stands in the user's queue, read before the action moves it.
+            position = (
+                queue_of(model_admin, request, ticket, queue) if NEXT_VAR in request.POST else None
+            )
             try:
                 message = form.submit()
             except Invalid as exc:
@@ -119,13 +129,15 @@ def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> 
                     _("%(number)s：%(error)s")
                     % {"number": ticket.number, "error": error_text(exc)},
                 )
-                return redirect(change_url(ticket))
+                return redirect(order_url)
             else:
                 messages.success(
                     request,
                     _("%(number)s：%(message)s") % {"number": ticket.number, "message": message},
                 )
-                return redirect(change_url(ticket))
+                if NEXT_VAR in request.POST:
+                    return _redirect_next(request, position, queue)
+                return redirect(order_url)
     else:
         allowed = (
             name in allowed_transitions(request.user, ticket)
@@ -138,8 +150,9 @@ def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> 
                 _("%(number)s：%(error)s")
                 % {"number": ticket.number, "error": NotAllowed.default_message},
             )
-            return redirect(change_url(ticket))
+            return redirect(order_url)
         form = form_class(ticket=ticket, user=request.user)
+        form.prefill(request.GET)
     context = _admin_context(
         model_admin,
         request,
@@ -151,10 +164,43 @@ def transition_view(model_admin, request: HttpRequest, object_id, name: str) -> 
             "form": form,
             "ticket": ticket,
             "action_label": form_class.label,
-            "cancel_url": change_url(ticket),
+            "cancel_url": order_url,
+            "queue_url": with_queue_changelist(queue),
+            "templates": [
+                {"obj": tpl, "url": _template_url(request, tpl)}
+                for tpl in getattr(form, "templates", ())
+            ],
+            "next_var": NEXT_VAR,
         }
     )
     return TemplateResponse(request, "backoffice/transition_form.html", context)
+
+
+NEXT_VAR = "_next"
+
+
+def _template_url(request: HttpRequest, template) -> str:
+    params = request.GET.copy()
+    params["template"] = str(template.pk)
+    return f"{request.path}?{params.urlencode()}"
+
+
+def with_queue_changelist(params: str) -> str:
+    url = reverse("admin:workorders_ticket_changelist")
+    return f"{url}?{params}" if params else url
+
+
+def _redirect_next(request: HttpRequest, position, params: str) -> HttpResponse:
+    """After “保存并处理下一张”: the next order of the queue the user came from, or the
+    queue itself with a message when there is none after this one."""
+    nxt = position.next() if position is not None else None
+    if nxt is not None:
+        return redirect(with_queue(change_url(nxt), params))
+    if position is not None and position.queryset.exclude(pk=position.pk).exists():
+        messages.info(request, _("已是当前队列的最后一张工单。"))
+    else:
+        messages.info(request, _("当前队列已处理完，没有下一张工单。"))
+    return redirect(with_queue_changelist(params))
 
 
 def decision_view(
@@ -372,6 +418,9 @@ def dashboard_view(model_admin, request: HttpRequest) -> HttpResponse:
             "sign_stopped": sign_stopped,
             "sign_met": sign_met,
             "signed_week_url": link(period="signed_week"),
+            "workload_url": (
+                reverse("admin:workorders_ticket_workload") if may_view_workload(user) else ""
+            ),
             "week_start": week,
             "now": now,
             "one_hour": timedelta(hours=1),
@@ -428,3 +477,46 @@ def inbox_read_view(model_admin, request: HttpRequest) -> HttpResponse:
 
 def _keep_show(request: HttpRequest) -> str:
     return "?show=all" if request.POST.get("show") == "all" else ""
+
+
+# --------------------------------------------------------------------------- workload
+
+
+def workload_view(model_admin, request: HttpRequest) -> HttpResponse:
+    """处理人工作量: open orders on each handler's desk in a department and how many are past the
+    promise, for leads (their department) and dispatchers/supervisors (any). A fixed number of
+    queries, whatever the number of handlers or orders."""
+    user = request.user
+    if not may_view_workload(user):
+        raise PermissionDenied
+    departments = Department.objects.filter(is_active=True).order_by("path")
+    if not sees_all_tickets(user):
+        if user.department_id is None:
+            raise PermissionDenied
+        departments = departments.filter(path__startswith=user.department.path)
+    departments = list(departments)
+    chosen = request.GET.get("department", "")
+    department = next((d for d in departments if str(d.pk) == chosen), None)
+    if department is None:
+        own = user.department_id
+        department = next((d for d in departments if d.pk == own), None) or (
+            departments[0] if departments else None
+        )
+    rows, rule = [], None
+    if department is not None:
+        rows = handler_workload(department=department)
+        rule = AutoAssignRule.objects.filter(department=department).first()
+        for row in rows:
+            row["url"] = changelist_url(handler=row["user"].pk)
+    context = _admin_context(model_admin, request, None, _("处理人工作量"))
+    context.update(
+        {
+            "departments": departments,
+            "department": department,
+            "rows": rows,
+            "total_open": sum(r["open"] for r in rows),
+            "total_overdue": sum(r["overdue"] for r in rows),
+            "auto_assign": bool(rule and rule.enabled),
+        }
+    )
+    return TemplateResponse(request, "backoffice/workload.html", context)

@@ -972,3 +972,87 @@ class RiskRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} (+{self.points})"
+
+
+class ReplyTemplate(models.Model):
+    """回复模板: a department's prepared reply for a category and cause. The reply forms offer
+    the templates that match the order (its department or a line above it, its category or
+    the category's group, or any); picking one fills cause, result and public reply."""
+
+    department = models.ForeignKey(
+        "accounts.Department",
+        verbose_name=_("所属部门"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("问题分类"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text=_("留空表示适用于所有分类；选择上级分类时适用于其下所有分类。"),
+    )
+    cause = models.CharField(_("原因分类"), max_length=16, choices=CauseCategory.choices)
+    title = models.CharField(_("模板名称"), max_length=64)
+    result = models.TextField(_("处理结果"), max_length=2000)
+    public_reply = models.TextField(_("答复客户"), max_length=1000, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+    sort_order = models.PositiveIntegerField(_("排序"), default=100)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("回复模板")
+        verbose_name_plural = pgettext_lazy("plural", "回复模板")
+        ordering = ["sort_order", "id"]
+        indexes = [models.Index(fields=["department", "is_active"], name="replytpl_dept_active")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class HandlerSkill(models.Model):
+    """A category a handler works (a group covers its sub-categories). Auto-assignment picks
+    only among the handlers skilled in the order's category."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("处理人"),
+        on_delete=models.CASCADE,
+        related_name="skills",
+    )
+    category = models.ForeignKey(
+        Category, verbose_name=_("问题分类"), on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("处理人技能")
+        verbose_name_plural = pgettext_lazy("plural", "处理人技能")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "category"], name="handlerskill_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.category}"
+
+
+class AutoAssignRule(models.Model):
+    """自动指派 for one department (off unless switched on): an order dispatched to the
+    department, or claimed without naming a handler, goes to the skilled handler of the
+    department with the least open work."""
+
+    department = models.OneToOneField(
+        "accounts.Department",
+        verbose_name=_("部门"),
+        on_delete=models.CASCADE,
+        related_name="auto_assign_rule",
+    )
+    enabled = models.BooleanField(_("启用自动指派"), default=False)
+
+    class Meta:
+        verbose_name = _("自动指派规则")
+        verbose_name_plural = pgettext_lazy("plural", "自动指派规则")
+
+    def __str__(self) -> str:
+        return str(self.department)

@@ -47,6 +47,11 @@ def _lead_may_approve_extension(user: User, ticket: Ticket) -> bool:
     return _in_department_scope(user, ticket) and not ticket.is_urgent
 
 
+def _lead_may_correct_category(user: User, ticket: Ticket) -> bool:
+    # The department's live work only; a closed order's category is the dispatcher's to fix.
+    return _in_department_scope(user, ticket) and ticket.is_open
+
+
 @dataclass(frozen=True)
 class Grant:
     role: str
@@ -105,6 +110,12 @@ RULES: dict[str, tuple[Grant, ...]] = {
         Grant(Role.FRONTLINE, "visit_on_spot", _is_reporter),
     ),
     "change_urgency": (Grant(Role.DISPATCHER, "change_urgency"),),
+    # 改分类: classifying is the dispatcher's; a lead may correct an order of their department
+    # (the right that lets them say an order is not theirs also lets them say what it is).
+    "correct_category": (
+        Grant(Role.DISPATCHER, "dispatch_ticket"),
+        Grant(Role.LEAD, "request_return", _lead_may_correct_category),
+    ),
     # Regulator track: mark an order 申诉 afterwards; a supervisor signs it off before close.
     "mark_regulator": (
         Grant(Role.DISPATCHER, "mark_regulator"),
@@ -208,3 +219,26 @@ def can_export(user: User) -> bool:
 
 def sees_all_tickets(user: User) -> bool:
     return user.is_active and (user.is_superuser or user.has_perm("workorders.view_all_tickets"))
+
+
+def may_manage_department_setup(user: User, department, perm: str = "change") -> bool:
+    """A department's reply templates, handler skills and auto-assign rule: superusers keep
+    every department's; a lead those of their own department and the teams below it (with the
+    model right `perm` of their group, e.g. "workorders.add_replytemplate")."""
+    if not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    if Role.LEAD not in user.roles or user.department_id is None:
+        return False
+    if "." in perm and not user.has_perm(perm):
+        return False
+    return department is None or department.is_within(user.department)
+
+
+def may_view_workload(user: User) -> bool:
+    """The handlers' workload: dispatchers and supervisors for any department, leads for
+    their own."""
+    if not user.is_active:
+        return False
+    return user.is_superuser or bool(user.roles & {Role.DISPATCHER, Role.SUPERVISOR, Role.LEAD})

@@ -3,14 +3,25 @@ the API, admin, web pages and exports all start from it."""
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Right
 from django.http import Http404
+from django.utils import timezone
 
 from accounts.roles import Role
 from workorders.permissions import can_see_full_phone, sees_all_tickets
 
-from .models import Attachment, CoHandling, Ticket
+from .models import Attachment, CoHandling, ReplyTemplate, Ticket
 from .phones import normalize_phone
 
 
@@ -152,3 +163,75 @@ def tickets_matching_phone(
     if can_see_full_phone(user):
         return qs.filter(full)
     return by_last4.filter(full | ~Q(reporter=user))
+
+
+# --------------------------------------------------------------------------- the department's day
+
+# An order is on a handler's desk from dispatch until the reply (a return request is decided
+# by the dispatcher; a replied order waits for the visit).
+WORKING_STATES = ("dispatched", "accepted", "suspended")
+
+
+def reply_templates_for(ticket: Ticket, *, cause: str = ""):
+    """回复模板 that match the order: active, of its department or a line above it, for its
+    category, the category's group or any category (and `cause` if given); the most specific
+    category first. One query."""
+    if ticket.department_id is None:
+        return ReplyTemplate.objects.none()
+    dept = ticket.department
+    parts = [p for p in dept.path.split("/") if p]
+    paths = ["".join(p + "/" for p in parts[:i]) for i in range(1, len(parts) + 1)]
+    category = ticket.category
+    cats = [category.pk] + ([category.parent_id] if category.parent_id else [])
+    qs = ReplyTemplate.objects.filter(
+        Q(category__isnull=True) | Q(category_id__in=cats),
+        is_active=True,
+        department__path__in=paths,
+    )
+    if cause:
+        qs = qs.filter(cause=cause)
+    specificity = Case(
+        When(category_id=category.pk, then=Value(0)),
+        When(category__isnull=True, then=Value(2)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return qs.annotate(specificity=specificity).order_by("specificity", "sort_order", "id")
+
+
+def handler_workload(*, department, now=None) -> list[dict]:
+    """Per active handler of the department's subtree: open orders on their desk and how many
+    of those are past the promise. Two queries, whatever the number of handlers or orders."""
+    from accounts.models import User
+    from sla.models import SlaStatus
+    from sla.selectors import sla_status_q
+
+    now = now or timezone.now()
+    handlers = list(
+        User.objects.filter(
+            is_active=True,
+            groups__name=Role.HANDLER,
+            department__path__startswith=department.path,
+        )
+        .select_related("department")
+        .distinct()
+        .order_by("department__path", "username")
+    )
+    counts = {
+        row["handler"]: row
+        for row in Ticket.objects.filter(handler__in=handlers, state__in=WORKING_STATES)
+        .values("handler")
+        .annotate(
+            open=Count("id"),
+            overdue=Count("id", filter=sla_status_q(SlaStatus.BREACHED, now)),
+        )
+        .order_by()
+    }
+    return [
+        {
+            "user": user,
+            "open": counts.get(user.pk, {}).get("open", 0),
+            "overdue": counts.get(user.pk, {}).get("overdue", 0),
+        }
+        for user in handlers
+    ]

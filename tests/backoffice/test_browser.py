@@ -57,7 +57,8 @@ def test_lead_changelist_order_page_and_dashboard(live_server, artifacts_dir, ca
             claim = page.locator('a.bo-transition[data-transition="claim"]')
             assert claim.is_visible()
             assert page.locator('a.bo-transition[data-transition="request_return"]').is_visible()
-            assert page.locator("a.bo-transition").count() == 3  # claim, return, assign
+            # claim, return, assign, correct the category
+            assert page.locator("a.bo-transition").count() == 4
             page.screenshot(path=str(artifacts_dir / "backoffice-lead-order.png"), full_page=True)
             assert page.is_visible("#bo-timeline")
 

@@ -24,22 +24,43 @@ def buttons(response) -> set[str]:
 @pytest.mark.parametrize(
     ("state", "role", "expected"),
     [
-        (State.DISPATCHED, "lead", {"claim", "request_return", "assign"}),
+        (State.DISPATCHED, "lead", {"claim", "request_return", "assign", "correct_category"}),
         (State.DISPATCHED, "handler", {"claim"}),
-        (State.DISPATCHED, "dispatcher", {"redispatch", "cancel", "mark_regulator", "chase"}),
+        (
+            State.DISPATCHED,
+            "dispatcher",
+            {"redispatch", "cancel", "mark_regulator", "chase", "correct_category"},
+        ),
         (State.DISPATCHED, "supervisor", {"mark_regulator", "supervise", "chase"}),
         (State.DISPATCHED, "auditor", set()),
-        (State.REPORTED, "dispatcher", {"dispatch", "cancel", "mark_regulator", "chase"}),
+        (
+            State.REPORTED,
+            "dispatcher",
+            {"dispatch", "cancel", "mark_regulator", "chase", "correct_category"},
+        ),
         (State.REPORTED, "auditor", set()),
-        (State.ACCEPTED, "lead", {"request_return", "suspend", "reply", "assign"}),
+        (
+            State.ACCEPTED,
+            "lead",
+            {"request_return", "suspend", "reply", "assign", "correct_category"},
+        ),
         (State.ACCEPTED, "handler", {"reply"}),
         (State.ACCEPTED, "supervisor", {"suspend", "mark_regulator", "supervise", "chase"}),
-        (State.REPLIED, "dispatcher", {"reject_reply", "close", "mark_regulator"}),
+        (
+            State.REPLIED,
+            "dispatcher",
+            {"reject_reply", "close", "mark_regulator", "correct_category"},
+        ),
         (State.REPLIED, "supervisor", {"redo", "mark_regulator", "supervise"}),
-        (State.RETURN_REQUESTED, "dispatcher", {"rule_return", "mark_regulator", "chase"}),
+        (
+            State.RETURN_REQUESTED,
+            "dispatcher",
+            {"rule_return", "mark_regulator", "chase", "correct_category"},
+        ),
         (State.CLOSED, "supervisor", set()),
         (State.SUSPENDED, "handler", {"resume"}),
-        (State.CLOSED, "dispatcher", set()),
+        (State.CLOSED, "dispatcher", {"correct_category"}),
+        (State.CLOSED, "lead", set()),
     ],
 )
 def test_buttons_are_exactly_the_allowed_transitions(cast, client_for, state, role, expected):

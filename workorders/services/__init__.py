@@ -19,8 +19,10 @@ from .closing import (
     ticket_visit,
 )
 from .dispatch import (
+    routing_department,
     ticket_assign,
     ticket_claim,
+    ticket_correct_category,
     ticket_dispatch,
     ticket_redispatch,
     ticket_request_cohandling,
@@ -77,6 +79,7 @@ __all__ = [
     "find_repeat_of",
     "idempotency_lookup",
     "regulator_close_check",
+    "routing_department",
     "ticket_add_description",
     "ticket_approve_suspension",
     "ticket_assign",
@@ -87,6 +90,7 @@ __all__ = [
     "ticket_claim",
     "ticket_close",
     "ticket_comment",
+    "ticket_correct_category",
     "ticket_decide_extension",
     "ticket_decline_redo",
     "ticket_dispatch",

@@ -15,6 +15,7 @@ from sla.models import ClockKind
 from .. import events
 from ..errors import Invalid, InvalidState
 from ..models import (
+    Category,
     CoHandling,
     ReturnRuling,
     State,
@@ -34,8 +35,18 @@ from .common import (
     _transition,
     ticket_write,
 )
+from .workload import _auto_assign
 
 # --------------------------------------------------------------------------- dispatch stage
+
+
+def routing_department(category: Category | None) -> Department | None:
+    """The category's routing rule: its default department, if it names an active one. The
+    report's auto-dispatch sends orders there; the dispatch forms suggest it."""
+    if category is None or not category.default_department_id:
+        return None
+    department = category.default_department
+    return department if department.is_active else None
 
 
 def _dispatch(ticket, *, by, department, now, comment="", co_departments: Iterable = ()):
@@ -56,6 +67,7 @@ def _dispatch(ticket, *, by, department, now, comment="", co_departments: Iterab
     clocks.clock_start(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now, department=department)
     _add_cohandling(ticket, by=by, departments=co_departments, note="", now=now)
     _save_promise(ticket)
+    _auto_assign(ticket, now=now)
 
 
 @ticket_write
@@ -112,6 +124,7 @@ def ticket_redispatch(
     )
     clocks.clock_void(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now)
     clocks.clock_start(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now, department=department)
+    _auto_assign(ticket, now=now)
     return ticket
 
 
@@ -139,6 +152,7 @@ def ticket_claim(
         handler=handler,
     )
     clocks.clock_stop(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now)
+    _auto_assign(ticket, now=now)  # claimed without a handler: the department's rule may name one
     return ticket
 
 
@@ -218,6 +232,7 @@ def ticket_rule_return(
         now=now,
     )
     clocks.clock_start(ticket=ticket, kind=ClockKind.SIGN_FOR, now=now, department=department)
+    _auto_assign(ticket, now=now)
     return ticket
 
 
@@ -264,3 +279,57 @@ def _add_cohandling(ticket, *, by, departments, note, now) -> list[CoHandling]:
         )
         rows.append(row)
     return rows
+
+
+@ticket_write
+def ticket_correct_category(
+    *,
+    ticket: Ticket,
+    by: User,
+    category: Category | None,
+    reason: str,
+    now: datetime | None = None,
+) -> Ticket:
+    """改分类: a dispatcher (any order not cancelled) or the lead of the order's department
+    (open orders) corrects a wrong category, with a reason. Reports count the order under the
+    new category; running clocks are re-targeted under the rules for it, since the SLA rule
+    matrix names categories. Urgency stays as it is (changing it is its own step, with its
+    own reason)."""
+    now = _now(now)
+    role = _require(by, "correct_category", ticket)
+    if ticket.state == State.CANCELLED:
+        raise InvalidState(
+            _("工单当前状态为“%(state)s”，不能执行此操作。") % {"state": ticket.get_state_display()}
+        )
+    if category is None:
+        raise Invalid(fields={"category": [_("请选择问题分类。")]})
+    if not category.is_active:
+        raise Invalid(fields={"category": [_("该分类已停用。")]})
+    if category.pk == ticket.category_id:
+        raise Invalid(fields={"category": [_("请选择与当前不同的分类。")]})
+    reason = _text(reason, "reason")
+    before = _snapshot(ticket)
+    old = ticket.category
+    ticket.category = category
+    changes = clocks.clocks_retarget(ticket=ticket, now=now)
+    _save(ticket, before)
+    _audit(
+        ticket,
+        transition="correct_category",
+        source=ticket.state,
+        by=by,
+        role=role,
+        now=now,
+        comment=reason,
+        data={
+            "from": old.code,
+            "to": category.code,
+            "from_name": str(old),
+            "to_name": str(category),
+            "due": {c.kind: [o.isoformat(), n.isoformat()] for c, o, n in changes},
+        },
+    )
+    return ticket
+
+
+correct_category = ticket_correct_category

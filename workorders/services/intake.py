@@ -36,7 +36,7 @@ from .common import (
     _require,
     _stored,
 )
-from .dispatch import _dispatch
+from .dispatch import _dispatch, routing_department
 
 REPEAT_WINDOW = timedelta(days=30)
 # 发现时间 sent by a phone that kept the report while offline: at most this old, and not later
@@ -248,15 +248,12 @@ def _report(
             events.publish(events.REPORTED, ticket=ticket, now=now)
             for upload in attachments:
                 _store_attachment(ticket, by, upload, now)
-            if (
-                category.auto_dispatch
-                and category.default_department_id
-                and category.default_department.is_active
-            ):
+            routed = routing_department(category) if category.auto_dispatch else None
+            if routed is not None:
                 _dispatch(
                     ticket,
                     by=None,
-                    department=category.default_department,
+                    department=routed,
                     now=now,
                     comment=_stored(gettext_lazy("按分类路由规则自动派单")),
                     co_departments=(),
