@@ -244,7 +244,6 @@ def my_orders(request):
         "page_obj": page_obj,
         "status": status,
         "now": now,
-        "etag": etag,
         "live_url": f"{reverse('web:my_orders')}?{live_query}&partial=1",
         "confirm_url": f"{reverse('web:my_orders')}?status=confirm",
         "satisfaction_choices": Satisfaction.choices,
