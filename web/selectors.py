@@ -96,3 +96,20 @@ def order_for_form_key(user, key: str) -> Ticket | None:
         .first()
     )
     return record.ticket if record else None
+
+
+def notifications_fingerprint(user) -> tuple:
+    """What the notification list shows changes only with one of these: one query."""
+    from notifications.selectors import notifications_for
+
+    row = (
+        notifications_for(user)
+        .order_by()
+        .aggregate(
+            n=Count("id"),
+            last=Max("id"),
+            unread=Count("id", filter=Q(read_at__isnull=True)),
+            read=Max("read_at"),
+        )
+    )
+    return (row["n"], row["last"], row["unread"], row["read"])

@@ -249,7 +249,6 @@ def my_orders(request):
         "page_obj": page_obj,
         "status": status,
         "now": now,
-        "etag": etag,
         "live_url": f"{reverse('web:my_orders')}?{live_query}&partial=1",
         "confirm_url": f"{reverse('web:my_orders')}?status=confirm",
         "satisfaction_choices": Satisfaction.choices,
@@ -493,13 +492,31 @@ def service_worker(request):
 
 @login_required
 def notification_list(request):
-
+    """The user's notifications; `?partial=1` the list region only, conditional like
+    my_orders'."""
+    page_number = request.GET.get("page") or "1"
+    partial = request.GET.get("partial") == "1"
+    etag = ""
+    if partial:
+        fingerprint = selectors.notifications_fingerprint(request.user)
+        raw = repr((request.user.pk, "notes", page_number, get_language(), fingerprint))
+        etag = quote_etag(hashlib.sha256(raw.encode()).hexdigest()[:32])
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            response = HttpResponseNotModified()
+            response["ETag"] = etag
+            return response
     page = Paginator(notifications_for(request.user), PAGE_SIZE)
-    return render(
-        request,
-        "web/notifications.html",
-        {"nav": "notes", "page_obj": page.get_page(request.GET.get("page"))},
-    )
+    context = {
+        "nav": "notes",
+        "page_obj": page.get_page(page_number),
+        "live_url": f"{reverse('web:notifications')}?{urlencode({'page': page_number})}&partial=1",
+    }
+    if partial:
+        response = render(request, "web/_notifications_list.html", context)
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
+        return response
+    return render(request, "web/notifications.html", context)
 
 
 @login_required

@@ -202,6 +202,10 @@ def test_countdown_ticks_and_the_list_refreshes_without_reload(browser, live_ser
     page.wait_for_selector(f"text={newer.number}", timeout=10000)
     assert page.evaluate("window.__samePage") is True  # no reload
     assert_accessible(page, where="my orders after a live refresh")
+
+    page.goto(live_server.url + reverse("web:notifications"))
+    assert page.locator("#notes-live[data-live]").count() == 1
+    assert_accessible(page, where="notifications (live list)")
     ctx.close()
 
 

@@ -263,3 +263,53 @@ def test_report_form_carries_the_outbox_banner_and_the_found_at_field(front, cas
     assert 'id="outbox" class="msg" role="status"' in html
     assert "已保存，联网后自动提交。" in html
     assert 'name="found_at"' in html
+
+
+# --------------------------------------------------------------------------- notifications
+
+NOTES = reverse("web:notifications")
+
+
+def _note(cast, i):
+    from notifications.models import Notification
+
+    return Notification.objects.create(
+        recipient=cast.frontline,
+        kind="replied",
+        title=f"工单已回复 {i}",
+        key=f"live-note-{i}",
+        created_at=timezone.now(),
+    )
+
+
+def test_notification_list_refreshes_conditionally(front, cast):
+    from notifications.services import notification_mark_read
+
+    _note(cast, 1)
+    first = front.get(NOTES, {"partial": "1"})
+    etag = first["ETag"]
+    assert first.status_code == 200 and "工单已回复 1" in first.content.decode()
+    assert "<nav" not in first.content.decode()
+    assert front.get(NOTES, {"partial": "1"}, HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+    _note(cast, 2)
+    newer = front.get(NOTES, {"partial": "1"}, HTTP_IF_NONE_MATCH=etag)
+    assert newer.status_code == 200 and "工单已回复 2" in newer.content.decode()
+
+    notification_mark_read(user=cast.frontline)  # read elsewhere: the 未读 tags go
+    read = front.get(NOTES, {"partial": "1"}, HTTP_IF_NONE_MATCH=newer["ETag"])
+    assert read.status_code == 200
+
+
+def test_notification_304_costs_the_same_queries_for_3_and_30(front, cast):
+    for i in range(3):
+        _note(cast, i)
+    etag = front.get(NOTES, {"partial": "1"})["ETag"]
+    few, response = _queries(front, NOTES, {"partial": "1"}, HTTP_IF_NONE_MATCH=etag)
+    assert response.status_code == 304
+    for i in range(3, 30):
+        _note(cast, i)
+    etag = front.get(NOTES, {"partial": "1"})["ETag"]
+    many, response = _queries(front, NOTES, {"partial": "1"}, HTTP_IF_NONE_MATCH=etag)
+    assert response.status_code == 304
+    assert few == many <= 3  # session, user, the fingerprint
