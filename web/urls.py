@@ -42,6 +42,7 @@ urlpatterns = [
     ),
     path("photos/<int:pk>/", views.photo, name="photo"),
     path("photos/<int:pk>/thumb/", views.photo_thumb, name="photo_thumb"),
+    path("sw.js", views.service_worker, name="sw"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read-all/", views.notification_read_all, name="notifications_read_all"),
     path("notifications/<int:pk>/open/", views.notification_open, name="notification_open"),

@@ -197,6 +197,9 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         related_name="+",
     )
     reported_at = models.DateTimeField(_("报单时间"), db_index=True)
+    # 发现时间: when the reporter pressed submit, if that was earlier than the report reached
+    # us (a phone without network keeps the form and sends it later). Null: same as reported_at.
+    found_at = models.DateTimeField(_("发现时间"), null=True, blank=True)
 
     # Customer (DESIGN.md §5). The phone is stored whole and masked on output.
     customer_name = models.CharField(_("客户姓名"), max_length=64, blank=True)
