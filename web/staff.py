@@ -41,6 +41,7 @@ def _by_time_left(qs: QuerySet[Ticket], now: datetime) -> QuerySet[Ticket]:
     # Least time left first (overdue is negative); orders whose promise stopped last.
     return (
         qs.with_sla(now=now)
+        .annotate(sla_paused_at=F("promise_clock__paused_at"))  # a suspended order's is frozen
         .select_related("category", "department", "handler")
         .order_by(F("sla_remaining").asc(nulls_last=True), "-is_urgent", "id")
     )

@@ -104,17 +104,23 @@ def _render_order(request, ticket, form_name, form, status):
     return render(request, "web/order.html", context, status=status)
 
 
-def _act(request, number, form, form_name, call, success, *, aliases=None):
+def _act(request, number, form, form_name, call, success, *, aliases=None, refused=None):
+    """Parse, call the service, redirect to the order; a refusal shows the order page again
+    with the message next to the form, or, with `refused`, goes where that returns."""
     ticket = views._ticket(request, number)
-    if not form.is_valid():
-        return _render_order(request, ticket, form_name, form, 400)
-    try:
-        call(ticket, form.cleaned_data)
-    except DomainError as exc:
-        add_domain_errors(form, exc, aliases=aliases or {})
-        return _render_order(request, ticket, form_name, form, exc.http_status)
-    messages.success(request, success)
-    return redirect("web:order", number=ticket.number)
+    status = 400
+    if form.is_valid():
+        try:
+            call(ticket, form.cleaned_data)
+        except DomainError as exc:
+            add_domain_errors(form, exc, aliases=aliases or {})
+            status = exc.http_status
+        else:
+            messages.success(request, success)
+            return redirect("web:order", number=ticket.number)
+    if refused is not None:
+        return refused(form)
+    return _render_order(request, ticket, form_name, form, status)
 
 
 @login_required
@@ -125,12 +131,22 @@ def order_claim(request, number):
     def call(ticket, d):
         services.ticket_claim(ticket=ticket, by=request.user, expected_version=d["version"])
 
-    response = _act(request, number, form, "claim_form", call, _("已签收，工单由您处理。"))
-    if response.status_code != 302 and request.POST.get("from") == "queue":
-        # Claimed from the list: back to the list with the reason (the order may be gone).
-        messages.error(request, " ".join(_errors(form)))
+    def back_to_the_list(form):
+        # Claimed from the list: back to it with the reason (the order may have gone).
+        for error in _errors(form):
+            messages.error(request, error)
         return redirect(_queue_url("department"))
-    return response
+
+    from_queue = request.POST.get("from") == "queue"
+    return _act(
+        request,
+        number,
+        form,
+        "claim_form",
+        call,
+        _("已签收，工单由您处理。"),
+        refused=back_to_the_list if from_queue else None,
+    )
 
 
 @login_required
@@ -362,12 +378,11 @@ def _assign_from_approvals(request, ticket, form, call):
             add_domain_errors(form, exc)
             status = exc.http_status
         else:
-            name = form.fields["handler"].choices
-            label = dict(name).get(form.cleaned_data["handler"], "")
+            handler = ticket.handler  # set by the service on this instance
             messages.success(
                 request,
                 _("%(number)s 已指派给 %(name)s。")
-                % {"number": ticket.number, "name": str(label).split(" · ")[0]},
+                % {"number": ticket.number, "name": handler.get_full_name() or handler.username},
             )
             return redirect("web:staff_approvals")
     else:

@@ -463,3 +463,13 @@ def test_lead_requests_a_return_with_a_reason(cast):
     assert response.status_code == 302
     t.refresh_from_db()
     assert t.state == State.RETURN_REQUESTED
+
+
+def test_queue_countdowns_tick_except_a_suspended_orders(cast):
+    running = ticket_in_state(cast, State.ACCEPTED)
+    frozen = ticket_in_state(cast, State.SUSPENDED)
+    html = login(cast.handler).get(QUEUE).content.decode()
+    assert "web/countdown" in html  # the ticking script
+    rows = {t.number: html.split(t.number, 1)[1].split("</li>", 1)[0] for t in (running, frozen)}
+    assert "data-due=" in rows[running.number]
+    assert "data-countdown" in rows[frozen.number] and "data-due=" not in rows[frozen.number]

@@ -20,6 +20,9 @@ from django.utils import timezone
 from tests.a11y import assert_accessible
 from tests.factories import PASSWORD, DepartmentFactory, ticket_in_state, user_with
 from tests.web.test_browser import (  # noqa: F401  (the same marks: browser, Chromium)
+    FIRST_LOAD_LIMIT,
+    REPEAT_LOAD_LIMIT,
+    _measure,
     assert_fits_phone,
     browser,
     phone_context,
@@ -203,3 +206,43 @@ def test_without_javascript_a_handler_claims_asks_to_suspend_and_replies(
     assert order.reply_resolved is False
     assert SuspensionRequest.objects.filter(ticket=order, requested_by=fitter).exists()
     ctx.close()
+
+
+def _image_size(response, seen: list[int]) -> None:
+    if response.request.resource_type == "image":
+        seen.append(len(response.body()))
+
+
+def test_staff_pages_are_light_and_photos_load_as_thumbnails(
+    browser,  # noqa: F811
+    live_server,
+    cast,
+):
+    from tests.web.conftest import photo
+    from tests.web.test_thumbnails import camera_jpeg
+
+    t = ticket_in_state(cast, State.ACCEPTED, attachments=[photo("door.jpg", camera_jpeg())])
+    pages = {
+        ("t_handler", "queue"): reverse("web:staff_queue"),
+        ("t_handler", "order"): reverse("web:order", args=[t.number]),
+        ("t_lead", "approvals"): reverse("web:staff_approvals"),
+    }
+    for (username, name), path in pages.items():
+        ctx = phone_context(browser)
+        page = ctx.new_page()
+        page.goto(live_server.url + reverse("web:login"))
+        sign_in(page, username)
+        page.wait_for_load_state()
+        images: list[int] = []
+        page.on("response", lambda r, seen=images: _image_size(r, seen))
+        cdp = ctx.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.clearBrowserCache")
+        first = _measure(page, cdp, live_server.url + path)
+        repeat = _measure(page, cdp, live_server.url + path)
+        assert 0 < first <= FIRST_LOAD_LIMIT, (name, first)
+        assert repeat <= REPEAT_LOAD_LIMIT, (name, repeat)
+        if name == "order":
+            # The 1600 px photo shows as its thumbnail: a few KB, not the photo's bytes.
+            assert images and max(images) < 30 * 1024 < t.attachments.get().size
+        ctx.close()
