@@ -3,10 +3,13 @@ possible); none loads orders into Python."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib import admin
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -16,10 +19,12 @@ from customers.selectors import awaiting_survey_q, callback_queue
 from sla.models import Clock, ClockKind, SlaStatus
 from sla.selectors import sla_status_q
 from workorders.models import (
+    OPEN_STATES,
     STATES_OF_STAGE,
     ExtensionRequest,
     RequestStatus,
     Stage,
+    State,
     SuspensionRequest,
 )
 from workorders.permissions import sees_all_tickets
@@ -91,8 +96,6 @@ class RiskFilter(admin.SimpleListFilter):
         return [("alert", _("已达预警线")), ("some", _("有风险")), ("none", _("无风险"))]
 
     def queryset(self, request, queryset):
-        from django.conf import settings
-
         value = self.value()
         if value == "alert":
             return queryset.filter(risk_score__gte=settings.RISK_ALERT_THRESHOLD)
@@ -268,3 +271,141 @@ def week_sign_for_clocks(user, ticket=None):
             return clocks.none()
         clocks = clocks.filter(department__path__startswith=user.department.path)
     return clocks
+
+
+# --------------------------------------------------------------------------- the queue
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """The default queue is the open work; closed and cancelled orders are one click away
+    (已结束) and so is everything (全部). A filter on a state or stage, or a drill-down to
+    what closed this week, asks for those orders whatever the queue says."""
+
+    title = _("队列")
+    parameter_name = "queue"
+    EXPLICIT = ("state__exact", "stage", "period")
+    OPEN, DONE, ALL = "open", "done", "all"
+
+    def lookups(self, request, model_admin):
+        return [(self.DONE, _("已结束")), (self.ALL, _("全部"))]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() in (None, self.OPEN),
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": _("进行中"),
+        }
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == self.ALL:
+            return queryset
+        if value == self.DONE:
+            return queryset.exclude(state__in=OPEN_STATES)
+        if any(request.GET.get(p) for p in self.EXPLICIT):
+            return queryset
+        return queryset.filter(state__in=OPEN_STATES)
+
+
+def _in_my_department(user) -> Q:
+    if not user.department_id:
+        return Q(pk__in=[])
+    return Q(department__path__startswith=user.department.path)
+
+
+def _pending_approval() -> Q:
+    return Q(
+        Exists(ExtensionRequest.objects.filter(ticket=OuterRef("pk"), status=RequestStatus.PENDING))
+    ) | Q(
+        Exists(
+            SuspensionRequest.objects.filter(ticket=OuterRef("pk"), status=RequestStatus.PENDING)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A queue of one role: a label, and the predicate (on open orders) for this user."""
+
+    slug: str
+    label: object
+    q: Callable[[object, datetime], Q] | None = None
+    qs: Callable[[QuerySet, object, datetime], QuerySet] | None = None
+
+    def apply(self, queryset: QuerySet, user, now: datetime) -> QuerySet:
+        if self.qs is not None:
+            return self.qs(queryset, user, now)
+        return queryset.filter(self.q(user, now))
+
+
+PRESETS = {
+    p.slug: p
+    for p in (
+        Preset("to_dispatch", _("待派单"), lambda u, now: Q(state=State.REPORTED)),
+        Preset("return_requested", _("退单待裁定"), lambda u, now: Q(state=State.RETURN_REQUESTED)),
+        Preset("callback", _("待回访"), qs=lambda qs, u, now: callback_queue(qs, now=now)),
+        Preset(
+            "to_claim",
+            _("待签收"),
+            lambda u, now: Q(state=State.DISPATCHED) & _in_my_department(u),
+        ),
+        Preset("at_risk", _("临期"), lambda u, now: sla_status_q(SlaStatus.AT_RISK, now)),
+        Preset("breached", _("已超时"), lambda u, now: sla_status_q(SlaStatus.BREACHED, now)),
+        Preset("my_approval", _("待我审批"), lambda u, now: _pending_approval()),
+        Preset("supervised", _("督办中"), lambda u, now: Q(supervise_count__gt=0)),
+        Preset(
+            "high_risk",
+            _("高风险"),
+            lambda u, now: Q(risk_score__gte=settings.RISK_ALERT_THRESHOLD),
+        ),
+    )
+}
+
+# Each role's presets, in the order of its tabs. A user with several roles gets the union.
+ROLE_PRESETS = {
+    Role.DISPATCHER: ("to_dispatch", "return_requested", "callback"),
+    Role.LEAD: ("to_claim", "at_risk", "breached", "my_approval"),
+    Role.HANDLER: ("at_risk", "breached"),
+    Role.SUPERVISOR: ("breached", "supervised", "high_risk"),
+}
+
+
+def presets_of(user) -> list[Preset]:
+    slugs: list[str] = []
+    for role, names in ROLE_PRESETS.items():
+        if user.has_role(role) or (user.is_superuser and role == Role.SUPERVISOR):
+            slugs += [n for n in names if n not in slugs]
+    return [PRESETS[s] for s in slugs]
+
+
+def preset_queryset(queryset: QuerySet, slug: str, user, now: datetime | None = None):
+    """The orders of preset `slug` among `queryset` (open orders only; a scoped role's own
+    department's only, since the visible set also holds orders they reported elsewhere)."""
+    preset = PRESETS[slug]
+    now = now or timezone.now()
+    queryset = queryset.filter(state__in=OPEN_STATES)
+    if not sees_all_tickets(user):
+        queryset = queryset.filter(_in_my_department(user))
+    return preset.apply(queryset, user, now)
+
+
+class PresetFilter(admin.SimpleListFilter):
+    """`?preset=<slug>`: a role's queue as a plain query string, so the admin keeps it in
+    `_changelist_filters` from the list to an order and back."""
+
+    title = _("常用队列")
+    parameter_name = "preset"
+
+    def lookups(self, request, model_admin):
+        return [(p.slug, p.label) for p in presets_of(request.user)]
+
+    def queryset(self, request, queryset):
+        if self.value() in PRESETS:
+            return preset_queryset(queryset, self.value(), request.user)
+        return queryset

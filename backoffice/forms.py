@@ -483,6 +483,47 @@ class RegulatorSignoffForm(TransitionForm):
         return self.success_message
 
 
+class SuperviseForm(TransitionForm):
+    """督办: a supervisor's note on an open order (the API's supervisions endpoint, same
+    service and right)."""
+
+    label = pgettext_lazy("action", "督办")
+    success_message = _("已督办，责任部门会收到通知。")
+    right = "supervise"
+    note = forms.CharField(
+        label=_("督办意见"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    @staticmethod
+    def applies(ticket) -> bool:
+        return ticket.is_open
+
+    def submit(self) -> str:
+        services.ticket_supervise(ticket=self.ticket, by=self.user, note=self.cleaned_data["note"])
+        return self.success_message
+
+
+class ChaseForm(TransitionForm):
+    """催办: at most once per 10 minutes an order, while it is open and not yet replied."""
+
+    label = pgettext_lazy("action", "催办")
+    success_message = _("已催办，责任部门会收到通知。")
+    right = "chase"
+    note = forms.CharField(
+        label=_("催办说明"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    @staticmethod
+    def applies(ticket) -> bool:
+        return ticket.is_open and ticket.state != State.REPLIED
+
+    def submit(self) -> str:
+        services.ticket_chase(ticket=self.ticket, by=self.user, note=self.cleaned_data["note"])
+
+
 class CorrectCategoryForm(TransitionForm):
     """更正分类: a wrong category corrected, with a reason (reports follow the new one)."""
 
@@ -525,6 +566,8 @@ ACTION_FORMS: dict[str, type[TransitionForm]] = {
     "decline_redo": DeclineRedoForm,
     "mark_regulator": MarkRegulatorForm,
     "regulator_signoff": RegulatorSignoffForm,
+    "supervise": SuperviseForm,
+    "chase": ChaseForm,
 }
 
 
@@ -541,6 +584,14 @@ def action_allowed(user, name: str, ticket) -> bool:
 
 class DecisionForm(forms.Form):
     note = forms.CharField(label=_("审批意见"), required=False, max_length=500)
+
+
+class BulkSuperviseForm(forms.Form):
+    note = SuperviseForm.base_fields["note"]
+
+
+class BulkChaseForm(forms.Form):
+    note = ChaseForm.base_fields["note"]
 
 
 class BulkDepartmentForm(forms.Form):

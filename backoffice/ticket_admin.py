@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from sla.display import due_text
 from sla.selectors import clock_rule_text, promise_remaining
 from workorders import services
 from workorders.models import RequestStatus, Stage, Ticket
@@ -39,16 +40,22 @@ from .filters import (
     HandlerFilter,
     PendingApprovalFilter,
     PeriodFilter,
+    PresetFilter,
+    QueueFilter,
     RiskFilter,
     ScopeFilter,
     SlaStatusFilter,
     StageFilter,
+    preset_queryset,
+    presets_of,
 )
 from .forms import (
     ACTION_FORMS,
     TRANSITION_FORMS,
+    BulkChaseForm,
     BulkDepartmentForm,
     BulkHandlerForm,
+    BulkSuperviseForm,
     action_allowed,
 )
 from .paginator import CappedCountPaginator
@@ -95,23 +102,24 @@ TIMELINE_TYPES = {
 
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
-    # The remaining-time badge sits next to the number so it stays in view on a laptop.
+    # What a queue needs at 1366 px without scrolling sideways: time left (with the promise's
+    # due time), urgency, flags, what it is, where it stands, who has it and when it came in.
+    # Category, risk score and the rest are on the order page.
     list_display = [
         "number",
-        "sla_badge",
+        "time_left",
         "urgency_display",
         "flags_display",
-        "risk_display",
         "summary_display",
         "state",
-        "category",
         "department",
         "handler",
-        "promise_due_at",
         "reported_at",
     ]
     list_display_links = ["number"]
     list_filter = [
+        QueueFilter,
+        PresetFilter,
         "state",
         StageFilter,
         "urgency",
@@ -134,14 +142,23 @@ class TicketAdmin(admin.ModelAdmin):
     # For roles that see masked numbers: a full number is searched by its last four digits.
     search_help_text_masked = _("工单号、客户电话后四位、客户姓名、标题或描述")
     list_select_related = ["category", "category__parent", "department", "handler"]
-    # DESIGN.md §5: urgent first, then VIP/elderly/claimed-escalation/repeat, then nearest due.
-    ordering = ["-is_urgent", "-is_priority", "promise_due_at", "id"]
+    # The queue by time left: breached first (their due time is past), then least time left
+    # (index ticket_state_due over the open states). The 剩余时间 column sorts the same way, so
+    # its arrow shows the order the rows are really in.
+    ordering = ["promise_due_at", "id"]
     list_per_page = 50
     list_max_show_all = 200
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
-    actions = ["dispatch_to_department", "claim_selected", "assign_handler", "approve_extensions"]
+    actions = [
+        "dispatch_to_department",
+        "claim_selected",
+        "assign_handler",
+        "approve_extensions",
+        "supervise_selected",
+        "chase_selected",
+    ]
     fieldsets = (
         (
             _("工单"),
@@ -250,6 +267,12 @@ class TicketAdmin(admin.ModelAdmin):
     def has_approve_extension_permission(self, request):
         return may(request.user, "approve_extension")
 
+    def has_supervise_permission(self, request):
+        return may(request.user, "supervise")
+
+    def has_chase_permission(self, request):
+        return may(request.user, "chase")
+
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
         if obj is not None:
@@ -316,12 +339,13 @@ class TicketAdmin(admin.ModelAdmin):
     def summary_display(self, obj: Ticket) -> str:
         return obj.summary
 
-    @admin.display(description=_("紧急程度"), ordering="-is_urgent")
+    # Ascending means general → urgent, none → some: the arrow says what the rows do.
+    @admin.display(description=_("紧急程度"), ordering="is_urgent")
     def urgency_display(self, obj: Ticket):
         cls = "bo-urgent" if obj.is_urgent else "bo-general"
         return format_html('<span class="{}">{}</span>', cls, obj.get_urgency_display())
 
-    @admin.display(description=_("越级风险"), ordering="-risk_score")
+    @admin.display(description=_("越级风险"), ordering="risk_score")
     def risk_display(self, obj: Ticket):
         if not obj.risk_score:
             return ""
@@ -329,7 +353,7 @@ class TicketAdmin(admin.ModelAdmin):
         cls = "bo-risk bo-risk-alert" if alert else "bo-risk"
         return format_html('<span class="{}">{}</span>', cls, obj.risk_score)
 
-    @admin.display(description=_("标记"), ordering="-is_priority")
+    @admin.display(description=_("标记"), ordering="is_priority")
     def flags_display(self, obj: Ticket):
         flags = []
         if obj.is_vip:
@@ -349,6 +373,19 @@ class TicketAdmin(admin.ModelAdmin):
         status = getattr(obj, "sla_status", None)
         remaining, working = promise_remaining(obj)
         return sla_badge_html(status, remaining, working=working, due_at=obj.promise_due_at)
+
+    @admin.display(description=_("剩余时间"), ordering="promise_due_at")
+    def time_left(self, obj: Ticket):
+        """The badge, and under it when the promise falls due (the 承诺时限 column's job)."""
+        badge = self.sla_badge(obj)
+        running = getattr(obj, "sla_remaining", None) is not None
+        if obj.promise_due_at is None or not running:
+            return badge
+        return format_html(
+            '{}<br><span class="bo-due">{}</span>',
+            badge,
+            gettext("%(due)s 到期") % {"due": due_text(obj.promise_due_at)},
+        )
 
     @admin.display(description=_("阶段"))
     def stage_display(self, obj: Ticket) -> str:
@@ -447,17 +484,49 @@ class TicketAdmin(admin.ModelAdmin):
             "bo_dashboard_url": reverse(f"{base}_dashboard"),
         }
 
-    def changelist_view(self, request, extra_context=None):
+    PRESET_COUNT_CAP = 99
+
+    def preset_tabs(self, request) -> list[dict]:
+        """The user's role queues as tabs, each with its count (capped: one cheap query each,
+        however long the queue)."""
         base = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
-        presets = [
-            (_("本部门待签收"), "?scope=my_department&state__exact=dispatched"),
-            (_("临期"), "?sla=at_risk"),
-            (_("已超时"), "?sla=breached"),
-            (_("待我审批"), "?pending=any"),
-            (_("待回访"), "?callback=due"),
+        visible = tickets_visible_to(request.user)
+        now = timezone.now()
+        current = request.GET.get(PresetFilter.parameter_name)
+        cap = self.PRESET_COUNT_CAP
+        tabs = []
+        for preset in presets_of(request.user):
+            qs = preset_queryset(visible, preset.slug, request.user, now)
+            n = qs.order_by().values("pk")[: cap + 1].count()
+            tabs.append(
+                {
+                    "slug": preset.slug,
+                    "label": preset.label,
+                    "count": f"{cap}+" if n > cap else str(n),
+                    "url": f"{base}?{PresetFilter.parameter_name}={preset.slug}",
+                    "current": preset.slug == current,
+                }
+            )
+        return tabs
+
+    def queue_links(self, request) -> list[dict]:
+        base = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        value = request.GET.get(QueueFilter.parameter_name) or QueueFilter.OPEN
+        if request.GET.get(PresetFilter.parameter_name):
+            value = None  # a preset is open work of its own; no switch is "current"
+        return [
+            {"label": label, "url": base + qs, "current": value == key}
+            for key, label, qs in (
+                (QueueFilter.OPEN, gettext("进行中"), ""),
+                (QueueFilter.DONE, gettext("已结束"), "?queue=done"),
+                (QueueFilter.ALL, gettext("全部"), "?queue=all"),
+            )
         ]
+
+    def changelist_view(self, request, extra_context=None):
         context = {
-            "bo_presets": [{"label": label, "url": base + qs} for label, qs in presets],
+            "bo_preset_tabs": self.preset_tabs(request),
+            "bo_queue_links": self.queue_links(request),
             "bo_dashboard_url": reverse(
                 f"admin:{self.opts.app_label}_{self.opts.model_name}_dashboard"
             ),
@@ -479,8 +548,22 @@ class TicketAdmin(admin.ModelAdmin):
 
             return wrap(view)
 
+        def mine(fn):
+            # The inbox is the user's own: any back-office user, no right on orders needed.
+            def view(request, *args, **kwargs):
+                return fn(self, request, *args, **kwargs)
+
+            return wrap(view)
+
         return [
             path("dashboard/", bind(views.dashboard_view), name="{}_{}_dashboard".format(*info)),
+            path("inbox/", mine(views.inbox_view), name="{}_{}_inbox".format(*info)),
+            path("inbox/read/", mine(views.inbox_read_view), name="{}_{}_inbox_read".format(*info)),
+            path(
+                "inbox/<int:pk>/open/",
+                mine(views.inbox_open_view),
+                name="{}_{}_inbox_open".format(*info),
+            ),
             path("workload/", bind(views.workload_view), name="{}_{}_workload".format(*info)),
             path(
                 "<path:object_id>/do/<slug:name>/",
@@ -595,3 +678,41 @@ class TicketAdmin(admin.ModelAdmin):
             gettext("已批准延期"),
         )
         return None
+
+    def _bulk_note(self, request, queryset, *, form_class, action, title, apply, done):
+        """A bulk action with a note: the form first, then `apply(ticket, note)` per order
+        through its service (each refusal reported with its reason)."""
+        if self._too_many(request, queryset):
+            return None
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            note = form.cleaned_data["note"]
+            views.bulk_apply(
+                request, queryset.order_by("number"), lambda t, _seen: apply(t, note), done
+            )
+            return None
+        return self._bulk_form(request, queryset, form, action, title)
+
+    @admin.action(description=_("督办所选工单…"), permissions=["supervise"])
+    def supervise_selected(self, request, queryset):
+        return self._bulk_note(
+            request,
+            queryset,
+            form_class=BulkSuperviseForm,
+            action="supervise_selected",
+            title=pgettext("action", "督办"),
+            apply=lambda t, note: services.ticket_supervise(ticket=t, by=request.user, note=note),
+            done=gettext("已督办"),
+        )
+
+    @admin.action(description=_("催办所选工单…"), permissions=["chase"])
+    def chase_selected(self, request, queryset):
+        return self._bulk_note(
+            request,
+            queryset,
+            form_class=BulkChaseForm,
+            action="chase_selected",
+            title=pgettext("action", "催办"),
+            apply=lambda t, note: services.ticket_chase(ticket=t, by=request.user, note=note),
+            done=gettext("已催办"),
+        )

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
@@ -19,6 +20,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Department
+from notifications.selectors import notifications_for, unread_count
+from notifications.services import notification_mark_read
 from sla.models import Clock, ClockKind, SlaStatus
 from sla.selectors import (
     clock_met_counts,
@@ -392,6 +395,8 @@ def dashboard_view(model_admin, request: HttpRequest) -> HttpResponse:
     context = _admin_context(model_admin, request, None, _("部门看板"))
     context.update(
         {
+            # The role's queues (待派单, 待签收, 督办中…), each a tile linking to its preset.
+            "presets": model_admin.preset_tabs(request),
             "department": None if sees_all_tickets(user) else user.department,
             "states": states,
             "unclaimed": unclaimed,
@@ -422,6 +427,56 @@ def dashboard_view(model_admin, request: HttpRequest) -> HttpResponse:
         }
     )
     return TemplateResponse(request, "backoffice/dashboard.html", context)
+
+
+# --------------------------------------------------------------------------- inbox
+
+INBOX_PAGE_SIZE = 25
+
+
+def inbox_view(model_admin, request: HttpRequest) -> HttpResponse:
+    """The user's notifications inside the back office: newest first, unread marked; 未读 /
+    全部 switch. Opening one marks it read and shows its order's page."""
+    show = "all" if request.GET.get("show") == "all" else "unread"
+    notes = notifications_for(request.user)
+    if show == "unread":
+        notes = notes.filter(read_at__isnull=True)
+    page = Paginator(notes, INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = _admin_context(model_admin, request, None, _("通知"))
+    context.update({"page_obj": page, "show": show, "unread": unread_count(request.user)})
+    return TemplateResponse(request, "backoffice/inbox.html", context)
+
+
+def inbox_open_view(model_admin, request: HttpRequest, pk: int) -> HttpResponse:
+    """POST: mark one notification read and open its order (if the user may see it)."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    note = notifications_for(request.user).filter(pk=pk).first()
+    if note is None:
+        raise Http404
+    notification_mark_read(user=request.user, ids=[note.pk])
+    if note.ticket_id and tickets_visible_to(request.user).filter(pk=note.ticket_id).exists():
+        return redirect("admin:workorders_ticket_change", note.ticket_id)
+    if note.ticket_id:
+        messages.info(request, _("您已看不到这张工单（可能已转派到其他部门）。"))
+    return redirect("admin:workorders_ticket_inbox")
+
+
+def inbox_read_view(model_admin, request: HttpRequest) -> HttpResponse:
+    """POST: mark the chosen notifications read (`id`), or all of them (`all`)."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if "all" in request.POST:
+        n = notification_mark_read(user=request.user)
+    else:
+        ids = [int(i) for i in request.POST.getlist("id") if i.isascii() and i.isdigit()][:100]
+        n = notification_mark_read(user=request.user, ids=ids) if ids else 0
+    messages.success(request, _("已标为已读 %(n)d 条。") % {"n": n})
+    return redirect(reverse("admin:workorders_ticket_inbox") + _keep_show(request))
+
+
+def _keep_show(request: HttpRequest) -> str:
+    return "?show=all" if request.POST.get("show") == "all" else ""
 
 
 # --------------------------------------------------------------------------- workload

@@ -400,6 +400,15 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- notification digest (issue 16) ---
+# Staff are notified at once only of what needs them; the rest is in one digest a day
+# (Asia/Shanghai crontab: minute hour day month weekday).
+NOTIFY_DIGEST_CRON = env_str("NOTIFY_DIGEST_CRON", "0 8 * * *")
+CELERY_BEAT_SCHEDULE["notifications-digest"] = {
+    "task": "notifications.tasks.notification_digest_task",
+    "schedule": _crontab(NOTIFY_DIGEST_CRON),
+}
+
 # --- operations: run-once jobs, health, metrics (reliability issue) ---
 # `jobs` is the lowest app: the run-once lock and the last run of each background job.
 INSTALLED_APPS += ["jobs"]

@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, can_proceed
 
 from accounts.models import Department, User
+from notifications.services import staff_notes_summarised
 from workorders import services as orders
 from workorders.errors import Conflict, DomainError, Invalid, InvalidState, NotAllowed
 from workorders.models import OPEN_STATES, AuditEntry, CauseCategory, State, Ticket
@@ -241,19 +242,25 @@ def _dispatch_children(
     actor = by if by is not None and may_order(by, "dispatch") else None
     comment = _stored(gettext_lazy("随群障 %(number)s 派单")) % {"number": fault.number}
     out = []
-    for ticket in tickets:
-        if ticket.state != State.REPORTED:
-            continue
-        try:
-            with transaction.atomic():
-                orders.ticket_dispatch(
-                    ticket=ticket, by=actor, department=fault.department, comment=comment, now=now
-                )
-                _tag_audit(ticket, "dispatch", fault, now)
-            out.append(ChildOutcome(ticket.number, True, ticket.state))
-        except DomainError as exc:
-            ticket.refresh_from_db()
-            out.append(ChildOutcome(ticket.number, False, ticket.state, _error_text(exc)))
+    # The department's leads hear of the confirmed fault once (faults.notify), not per order.
+    with staff_notes_summarised():
+        for ticket in tickets:
+            if ticket.state != State.REPORTED:
+                continue
+            try:
+                with transaction.atomic():
+                    orders.ticket_dispatch(
+                        ticket=ticket,
+                        by=actor,
+                        department=fault.department,
+                        comment=comment,
+                        now=now,
+                    )
+                    _tag_audit(ticket, "dispatch", fault, now)
+                out.append(ChildOutcome(ticket.number, True, ticket.state))
+            except DomainError as exc:
+                ticket.refresh_from_db()
+                out.append(ChildOutcome(ticket.number, False, ticket.state, _error_text(exc)))
     return out
 
 

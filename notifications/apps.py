@@ -17,6 +17,7 @@ class NotificationsConfig(AppConfig):
         from .services import (
             email_send,
             notify_chase,
+            notify_recorded,
             notify_risk_alert,
             notify_transition,
             webhook_send,
@@ -24,6 +25,7 @@ class NotificationsConfig(AppConfig):
 
         events.subscribe(events.TRANSITION, notify_transition)
         events.subscribe(events.CHASE, notify_chase)
+        events.subscribe(events.RECORDED, notify_recorded)
         events.subscribe(events.RISK_ALERT, notify_risk_alert)
         register_timeline_source(ticket_notifications_timeline)
         # What the outbox relay sends, by channel.

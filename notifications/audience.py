@@ -50,21 +50,35 @@ class Audience:
         dept = self.department(department_id)
         return self.leads_of(dept.parent_id) if dept is not None and dept.parent_id else []
 
-    def for_sla_level(self, *, level: int, clock_kind: str, ticket, department_id) -> list[User]:
-        """remind → the assigned handler (else the department's leads); chase → the leads;
-        breach → supervisors; each further escalation → supervisors and the parent's leads.
-        The dispatch and visit clocks belong to the dispatch desk until the breach."""
+    def handler_of(self, ticket) -> list[User]:
+        return [ticket.handler] if ticket.handler_id and ticket.handler.is_active else []
+
+    def responsible_for(self, ticket, department_id=None) -> list[User]:
+        """Who answers for an order now: its handler and its department's leads."""
         department_id = department_id or ticket.department_id
+        return _unique(self.handler_of(ticket) + self.leads_of(department_id))
+
+    def for_sla_level(self, *, level: int, clock_kind: str, ticket, department_id) -> list[User]:
+        """Only the people who must act (issue 16): remind → the assigned handler (else the
+        department's leads); chase → the leads; breach → the order's handler and leads (its
+        督办 record is written on their order); each further escalation → supervisors and the
+        parent's leads. The dispatch desk's own clocks (dispatch, visit) are in every
+        dispatcher's queue and in the daily digest, so they notify no one until the breach,
+        which goes to the dispatchers. Supervisors learn of breaches from the digest and the
+        已超时 queue."""
+        department_id = department_id or ticket.department_id
+        desk = clock_kind in DESK_CLOCKS or department_id is None
         if level < SUPERVISE:
-            if clock_kind in DESK_CLOCKS or department_id is None:
-                return self.with_role(Role.DISPATCHER)
-            if level == REMIND and ticket.handler_id and ticket.handler.is_active:
-                return [ticket.handler]
+            if desk:
+                return []
+            if level == REMIND and self.handler_of(ticket):
+                return self.handler_of(ticket)
             return self.leads_of(department_id) or self.with_role(Role.DISPATCHER)
-        users = list(self.with_role(Role.SUPERVISOR))
-        if level > SUPERVISE:
-            users += self.parent_leads_of(department_id)
-        return _unique(users)
+        if level == SUPERVISE:
+            if desk:
+                return self.with_role(Role.DISPATCHER)
+            return self.responsible_for(ticket, department_id) or self.with_role(Role.DISPATCHER)
+        return _unique(list(self.with_role(Role.SUPERVISOR)) + self.parent_leads_of(department_id))
 
 
 def _unique(users: list[User]) -> list[User]:

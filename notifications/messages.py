@@ -157,3 +157,58 @@ def risk_text(*, ticket, score: int) -> tuple[str, str]:
         "score": score,
     }
     return title, body
+
+
+def staff_text(*, what: str, ticket, now: datetime, by=None, note: str = "") -> tuple[str, str]:
+    """(title, body) for the staff an order's change concerns (issue 16's notification policy):
+    what needs them or changed their order."""
+    number = ticket.number
+    department = ticket.department.name if ticket.department_id else ""
+    args = {"number": number, "department": department, "user": str(by) if by else ""}
+    if what == "dispatched":
+        title = _("工单 %(number)s 派往本部门") % args
+        body = _("工单 %(number)s 已派往%(department)s，请签收。") % args
+    elif what == "returned":
+        title = _("工单 %(number)s 退单未成立") % args
+        body = _("退单申请未成立，工单 %(number)s 仍由%(department)s处理，请签收。") % args
+    elif what == "assigned":
+        title = _("工单 %(number)s 指派给您") % args
+        body = _("工单 %(number)s 已指派给您处理。") % args
+    elif what == "reply_rejected":
+        title = _("工单 %(number)s 回单被驳回") % args
+        body = _("工单 %(number)s 的回单被驳回，请继续处理。") % args
+    elif what == "redo":
+        title = _("工单 %(number)s 需重办") % args
+        body = _("工单 %(number)s 已确认重办，请重新处理。") % args
+    elif what == "propose_redo":
+        title = _("工单 %(number)s 申请重办") % args
+        body = _("客户对工单 %(number)s 的处理不满意，已申请重办，请确认。") % args
+    elif what == "closed":
+        title = _("工单 %(number)s 已办结") % args
+        body = _("您处理的工单 %(number)s 已办结（%(outcome)s）。") % {
+            **args,
+            "outcome": ticket.get_visit_outcome_display(),
+        }
+    elif what == "supervised":
+        title = _("工单 %(number)s 被督办") % args
+        body = _("%(user)s 督办了工单 %(number)s。") % args
+    else:
+        raise ValueError(what)
+    lines = [body]
+    if note:
+        lines.append(_("说明：%(note)s") % {"note": note})
+    line = promise_line(ticket, now)
+    if line:
+        lines.append(line)
+    return title, "\n".join(lines)
+
+
+def digest_text(*, day: str, queues: list[tuple[str, int]], past: list[tuple[str, int]]):
+    """(title, body) of a user's daily digest: their queues now and the last day in their
+    scope, for everything that did not notify them at once."""
+    title = _("每日汇总 %(day)s") % {"day": day}
+    lines = [_("当前待办：")]
+    lines += [f"· {label!s}：{n}" for label, n in queues]
+    lines.append(_("过去 24 小时："))
+    lines += [f"· {label!s}：{n}" for label, n in past]
+    return title, "\n".join(lines)

@@ -13,7 +13,9 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,7 +26,14 @@ from django.core.mail import EmailMessage
 from django.utils import timezone
 
 from .audience import Audience
-from .messages import chase_text, in_every_language, language_of, risk_text, transition_text
+from .messages import (
+    chase_text,
+    in_every_language,
+    language_of,
+    risk_text,
+    staff_text,
+    transition_text,
+)
 from .models import Channel, Delivery, Notification, NotificationKind, WebhookEndpoint
 from .outbox import SendError, deliveries_enqueue
 
@@ -164,14 +173,85 @@ def ticket_payload(ticket) -> dict:
     }
 
 
+_summarised: ContextVar[bool] = ContextVar("notifications_summarised", default=False)
+
+
+@contextmanager
+def staff_notes_summarised() -> Iterator[None]:
+    """For a caller that tells the staff in one notice what many orders' changes mean (a mass
+    fault's confirmation dispatches all its orders): no per-order staff notes meanwhile (the
+    reporters, webhooks and customers still hear of each order)."""
+    token = _summarised.set(True)
+    try:
+        yield
+    finally:
+        _summarised.reset(token)
+
+
+# Issue 16: staff hear at once only of what needs them or changes their order; the rest is in
+# their daily digest (`notifications.digest`). transition → what it means for whom.
+STAFF_TRANSITIONS = {
+    "dispatch": "dispatched",
+    "redispatch": "dispatched",
+    "reject_reply": "reply_rejected",
+    "redo": "redo",
+    "close": "closed",
+}
+
+
+def _staff_notes(*, audience_users, ticket, what: str, key: str, kind: str, now, by=None, note=""):
+    users = [u for u in audience_users if by is None or u.pk != by.pk]
+    if not users:
+        return []
+    texts = in_every_language(
+        lambda: staff_text(what=what, ticket=ticket, now=now, by=by, note=note)
+    )
+    return [Note(u, ticket.pk, kind, f"{key}:u{u.pk}", texts) for u in users]
+
+
+def _staff_transition_notes(*, ticket, transition: str, actor, audit_id: int, now) -> list[Note]:
+    """dispatched (or kept after a refused return) → the department's leads; claimed with a
+    handler → the handler; reply rejected or redo → handler and leads; closed → the handler
+    (the verdict on their work)."""
+    if _summarised.get():
+        return []
+    audience = Audience()
+    what = STAFF_TRANSITIONS.get(transition)
+    if transition == "rule_return":
+        what = "returned" if ticket.last_return_ruling == "rejected" else "dispatched"
+    if transition == "claim":
+        if not ticket.handler_id or (actor is not None and ticket.handler_id == actor.pk):
+            return []
+        users, what = audience.handler_of(ticket), "assigned"
+    elif what in ("dispatched", "returned"):
+        users = audience.leads_of(ticket.department_id)
+    elif what in ("reply_rejected", "redo"):
+        users = audience.responsible_for(ticket)
+    elif what == "closed":
+        users = audience.handler_of(ticket)
+    else:
+        return []
+    return _staff_notes(
+        audience_users=users,
+        ticket=ticket,
+        what=what,
+        key=f"audit:{audit_id}:staff",
+        kind=TRANSITION_KINDS.get(transition, NotificationKind.OTHER),
+        now=now,
+        by=actor,
+    )
+
+
 def notify_transition(*, ticket, transition: str, actor, audit_id: int, now: datetime) -> None:
     """Tell the reporter (first-contact owner) that their order was dispatched, replied to or
-    closed, unless they did it themselves."""
+    closed, unless they did it themselves; and the staff whose order it changed."""
+    staff = _staff_transition_notes(
+        ticket=ticket, transition=transition, actor=actor, audit_id=audit_id, now=now
+    )
     kind = TRANSITION_KINDS.get(transition)
-    if kind is None:
-        return
     reporter = ticket.reporter
-    if reporter is None or not reporter.is_active:
+    if kind is None or reporter is None or not reporter.is_active:
+        notifications_create(notes=staff, now=now)
         return
     event = Event(
         key=f"audit:{audit_id}",
@@ -186,23 +266,66 @@ def notify_transition(*, ticket, transition: str, actor, audit_id: int, now: dat
     )
     webhooks_create(events=[event], now=now)
     if actor is not None and actor.pk == reporter.pk:
+        notifications_create(notes=staff, now=now)
         return
     texts = in_every_language(
         lambda: transition_text(transition=transition, ticket=ticket, now=now)
     )
-    if texts is None:
+    if texts is not None:
+        staff = [s for s in staff if s.recipient.pk != reporter.pk]
+        staff.append(Note(reporter, ticket.pk, kind, f"audit:{audit_id}:u{reporter.pk}", texts))
+    notifications_create(notes=staff, now=now)
+
+
+def notify_recorded(*, ticket, record: str, now: datetime, by=None, note: str = "", **_kw):
+    """Records on an order: assigned → the new handler; 督办 by a supervisor → the order's
+    handler and leads; a proposed redo → the supervisors, who confirm it, and the handler."""
+    from accounts.roles import Role
+
+    audience = Audience()
+    if record == "assign":
+        users, what, kind = audience.handler_of(ticket), "assigned", NotificationKind.OTHER
+    elif record == "supervise":
+        users, what, kind = (
+            audience.responsible_for(ticket),
+            "supervised",
+            NotificationKind.SUPERVISE,
+        )
+    elif record == "propose_redo":
+        users = _unique_users(audience.with_role(Role.SUPERVISOR) + audience.handler_of(ticket))
+        what, kind = "propose_redo", NotificationKind.OTHER
+    else:
         return
+    stamp = now.strftime("%Y%m%d%H%M%S%f")
     notifications_create(
-        notes=[Note(reporter, ticket.pk, kind, f"audit:{audit_id}:u{reporter.pk}", texts)],
+        notes=_staff_notes(
+            audience_users=users,
+            ticket=ticket,
+            what=what,
+            key=f"{record}:{ticket.pk}:{stamp}",
+            kind=kind,
+            now=now,
+            by=by,
+            note=note,
+        ),
         now=now,
     )
 
 
+def _unique_users(users):
+    seen, out = set(), []
+    for u in users:
+        if u.pk not in seen:
+            seen.add(u.pk)
+            out.append(u)
+    return out
+
+
 def notify_chase(*, ticket, chase, by, now: datetime) -> None:
-    """催办 by a user → the leads of the order's department (the dispatch desk before it has
-    one)."""
+    """催办 by a user → the order's handler and the leads of its department (the dispatch desk
+    before it has one)."""
     audience = Audience()
-    users = audience.leads_of(ticket.department_id) if ticket.department_id else []
+    users = audience.responsible_for(ticket) if ticket.department_id else []
     if not users:
         from accounts.roles import Role
 

@@ -36,3 +36,11 @@ def sms_counts_prune_task() -> int:
     from .sms_channel import sms_counts_prune
 
     return sms_counts_prune()
+
+
+@shared_task(ignore_result=True, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
+def notification_digest_task() -> int:
+    """Daily (beat, NOTIFY_DIGEST_CRON): each back-office user's digest, once per day."""
+    from .digest import notification_digest_send
+
+    return notification_digest_send()

@@ -6,10 +6,17 @@ from collections.abc import Callable, Sequence
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from . import kpis
 
 COLOURS = ("#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df")
+
+
+def _text_px(text: str, size: int) -> int:
+    """A generous estimate of a text's width in px: CJK characters are square, Latin ones about
+    0.62 of the font size."""
+    return int(sum(size if ord(ch) > 0x2E7F else size * 0.62 for ch in text)) + 1
 
 
 def trend_svg(
@@ -22,12 +29,21 @@ def trend_svg(
 ) -> SafeString:
     """Lines of the rates in `keys` (0–100 %) per bucket, with the received count as bars."""
     left, right, top, bottom = 40, 150, 14, 40
+    # The legend's column is as wide as its longest label (English ones are longer): the SVG
+    # grows rather than cutting a label off.
+    longest = max((_text_px(str(kpis.KPI_BY_KEY[key].label), 11) for key in keys), default=0)
+    if 38 + longest > right:
+        width += 38 + longest - right
+        right = 38 + longest
     pw, ph = width - left - right, height - top - bottom
     n = max(len(rows), 1)
     step = pw / n
     max_received = max([r.counts.get("received", 0) for r in rows] + [1])
+    # A group, not an image: its bars and points are links (axe: nested-interactive).
+    name = _("趋势图：折线为各项比率，柱为受理量")
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="trend" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="trend" role="group" '
+        f'aria-label="{escape(name)}" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
     ]
     for pct in (0, 25, 50, 75, 100):

@@ -448,9 +448,97 @@ def export_transitions_queryset(*, user, filters: ReportFilters) -> QuerySet[Aud
     return qs
 
 
-def transition_rows(*, user, filters: ReportFilters) -> Iterator[list]:
+# The keys of an audit entry's data, in the user's language (the XLSX transition log).
+DATA_LABELS = {
+    "department": pgettext_lazy("audit data", "部门"),
+    "departments": pgettext_lazy("audit data", "协办部门"),
+    "system": pgettext_lazy("audit data", "自动派单"),
+    "from": pgettext_lazy("audit data", "原"),
+    "to": pgettext_lazy("audit data", "新"),
+    "due": pgettext_lazy("audit data", "时限"),
+    "handler": pgettext_lazy("audit data", "处理人"),
+    "ruling": pgettext_lazy("audit data", "裁定"),
+    "repeat_of": pgettext_lazy("audit data", "前次工单"),
+    "duplicate_of": pgettext_lazy("audit data", "重复工单"),
+    "reason": pgettext_lazy("audit data", "原因"),
+    "until": pgettext_lazy("audit data", "预计恢复"),
+    "hours": pgettext_lazy("audit data", "延期小时数"),
+    "outcome": pgettext_lazy("audit data", "回访结果"),
+    "resolved": pgettext_lazy("audit data", "已解决"),
+    "satisfaction": pgettext_lazy("audit data", "满意度"),
+    "channel": pgettext_lazy("audit data", "回访渠道"),
+    "orders": pgettext_lazy("audit data", "工单"),
+    "fault": pgettext_lazy("audit data", "群障"),
+    "how": pgettext_lazy("audit data", "方式"),
+    "reporter": pgettext_lazy("audit data", "吹哨人"),
+}
+
+
+def _data_value(key: str, value, choices: dict) -> str:
+    if isinstance(value, bool):
+        return str(_("是") if value else _("否"))
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return "、".join(_data_value(key, v, choices) for v in value)
+    if isinstance(value, dict):  # a clock kind → [old due, new due]
+        return ", ".join(
+            f"{choices['clock'].get(k, k)} "
+            + (
+                " → ".join(_data_value(k, x, choices) for x in v)
+                if isinstance(v, list)
+                else _data_value(k, v, choices)
+            )
+            for k, v in value.items()
+        )
+    if isinstance(value, str):
+        if key in choices and value in choices[key]:
+            return choices[key][value]
+        if value in choices["urgency"] and key in ("from", "to"):
+            return choices["urgency"][value]
+        if len(value) >= 16 and value[4:5] == "-" and value[10:11] == "T":
+            try:
+                when = datetime.fromisoformat(value)
+            except ValueError:
+                return value
+            if when.tzinfo is not None:
+                when = when.astimezone(TZ)
+            return f"{when:%Y-%m-%d %H:%M}"
+    return str(value)
+
+
+def readable_data(data: dict, choices: dict | None = None) -> str:
+    """An audit entry's data for people: "部门: 网络部; 原因: …" in the active language,
+    choices by their labels, times in Asia/Shanghai, yes/no for flags."""
+    if not data:
+        return ""
+    choices = choices or data_choices()
+    parts = []
+    for key, value in data.items():
+        label = DATA_LABELS.get(key, key)
+        parts.append(f"{label}: {_data_value(key, value, choices)}")
+    return "; ".join(parts)
+
+
+def data_choices() -> dict:
+    from sla.models import ClockKind
+
+    return {
+        "satisfaction": _choices(Satisfaction),
+        "channel": _choices(VisitChannel),
+        "outcome": _choices(VisitOutcome),
+        "ruling": _choices(ReturnRuling),
+        "urgency": _choices(Urgency),
+        "clock": _choices(ClockKind),
+    }
+
+
+def transition_rows(*, user, filters: ReportFilters, readable: bool = False) -> Iterator[list]:
+    """The transition log's rows; `readable` (the XLSX) writes the data column for people
+    (`readable_data`), otherwise (CSV) as JSON."""
     import json
 
+    choices = data_choices() if readable else None
     qs = export_transitions_queryset(user=user, filters=filters)
     users = _user_names()
     state = _choices(State)
@@ -467,7 +555,13 @@ def transition_rows(*, user, filters: ReportFilters) -> Iterator[list]:
                 roles.get(role, role),
                 _local(at),
                 neutralise(comment),
-                neutralise(json.dumps(data, ensure_ascii=False)) if data else "",
+                (
+                    neutralise(readable_data(data, choices))
+                    if readable
+                    else neutralise(json.dumps(data, ensure_ascii=False))
+                )
+                if data
+                else "",
             ]
 
 

@@ -807,6 +807,16 @@ def department_scorecard(
     return _ranked(kpi_rows(user=user, period=period, scope=scope, group_by="department", p90=p90))
 
 
+def scorecard_departments(rows: list[KpiRow]) -> list[KpiRow]:
+    """What a scorecard shows (presentation): departments only — 未派单 (orders with no
+    department yet) is not one — and none without a single figure in the period."""
+    return [
+        r
+        for r in rows
+        if r.key is not None and any(f.numerator or f.denominator for f in r.figures.values())
+    ]
+
+
 # --------------------------------------------------------------------------- the report page
 
 

@@ -48,7 +48,7 @@ def _csv_chunks(kind: str, *, user, filters: ReportFilters):
     return exports.csv_rows_as_chunks(exports.transition_rows(user=user, filters=filters))
 
 
-def _sheet(kind: str, *, user, filters: ReportFilters):
+def _sheet(kind: str, *, user, filters: ReportFilters, readable: bool = True):
     if kind == ExportKind.TICKETS:
         return (
             pgettext("plural", "工单"),
@@ -58,7 +58,7 @@ def _sheet(kind: str, *, user, filters: ReportFilters):
     return (
         pgettext("plural", "流转记录"),
         exports.transition_headers(),
-        exports.transition_rows(user=user, filters=filters),
+        exports.transition_rows(user=user, filters=filters, readable=readable),
     )
 
 
@@ -116,7 +116,9 @@ def report_workbook(
     readers who may see them (`full_phone`). Returns (temp path, order rows)."""
     scope = kpis.Scope(department=department)
     summary = kpis.kpi_summary(user=None, period=period, scope=scope)
-    board = kpis.department_scorecard(user=None, period=period, scope=scope)
+    board = kpis.scorecard_departments(
+        kpis.department_scorecard(user=None, period=period, scope=scope)
+    )
     filters = ReportFilters(period=period, scope=scope, group_by=None, count=None, params={})
     keys = ("received", *kpis.HEADLINE, "on_time_closure_effective", "first_time", "return")
     board_rows = [

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from sla.models import SlaStatus
 from workorders.errors import NotAllowed
@@ -74,12 +75,24 @@ SCORE_KEYS = (
 )
 
 
+DEFAULT_PERIOD = "month"
+
+
+def late_text(seconds: float) -> str:
+    """How late an order is: minutes under an hour ("35 分钟"), hours (one decimal) above."""
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return pgettext("late", "%(n)s 分钟") % {"n": minutes}
+    return pgettext("late", "%(n)s 小时") % {"n": round(seconds / 3600, 1)}
+
+
 @login_required
 def report_page(request):
     user = request.user
     _require_reports(user)
     now = timezone.now()
-    filters, form = parse_filters(request.GET or {"period": "today"}, now=now)
+    # Without filters: this month (Asia/Shanghai), the previous month beside it.
+    filters, form = parse_filters(request.GET or {"period": DEFAULT_PERIOD}, now=now)
     ctx = {"form": form, "can_export": can_export(user), "filters": filters}
     if filters is None:
         return render(request, "reports/report.html", ctx, status=400)
@@ -121,7 +134,7 @@ def report_page(request):
         for channel, res, sat, visits in kpis.CHANNEL_KPIS
     ]
 
-    board = figures.scorecard
+    board = kpis.scorecard_departments(figures.scorecard)
     scorecard = [
         {
             "rank": i,
@@ -202,10 +215,10 @@ def _admin_url(t) -> str | None:
 
 def _ticket_row(user, t, now) -> dict:
     phone = t.customer_phone if can_see_full_phone(user, t) else mask_phone(t.customer_phone)
-    overdue_hours = None
+    overdue = None
     if t.promise_due_at and t.state in kpis.OPEN_STATES and t.promise_due_at < now:
-        overdue_hours = round((now - t.promise_due_at).total_seconds() / 3600, 1)
-    return {"t": t, "phone": phone, "url": _admin_url(t), "overdue_hours": overdue_hours}
+        overdue = late_text((now - t.promise_due_at).total_seconds())
+    return {"t": t, "phone": phone, "url": _admin_url(t), "overdue": overdue}
 
 
 @login_required

@@ -9,6 +9,7 @@ count. Files open in Excel, LibreOffice and openpyxl (the tests read them back w
 
 from __future__ import annotations
 
+import itertools
 import zipfile
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -36,7 +37,7 @@ ROOT_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 </Relationships>"""
 WORKBOOK = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">
-<sheets>{sheets}</sheets></workbook>"""
+<sheets>{sheets}</sheets>{names}</workbook>"""
 WORKBOOK_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
 {rels}<Relationship Id="rIdStyles" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>
@@ -59,9 +60,41 @@ STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 SHEET_HEAD = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-    "<sheetData>"
 )
-SHEET_TAIL = "</sheetData></worksheet>"
+# The header row stays in view while scrolling (frozen pane below row 1).
+SHEET_VIEWS = (
+    '<sheetViews><sheetView workbookViewId="0">'
+    '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+    '<selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+    "</sheetView></sheetViews>"
+)
+# Column widths are guessed from the header and the first rows (the file is streamed).
+WIDTH_SAMPLE_ROWS = 200
+MIN_WIDTH, MAX_WIDTH = 8, 60
+
+
+def text_width(v) -> float:
+    """Excel character widths of a value as shown: CJK and full-width characters count two."""
+    if v is None:
+        return 0
+    if isinstance(v, datetime):
+        return 19
+    if isinstance(v, date):
+        return 10
+    text = str(v)
+    return max(
+        (sum(2 if ord(ch) > 0x2E7F else 1 for ch in line) for line in text.splitlines()),
+        default=0,
+    )
+
+
+def column_widths(headers: list, rows: list[list]) -> list[float]:
+    widths = []
+    for i, h in enumerate(headers):
+        # The header has the autofilter's drop-down button beside it (about 3 characters).
+        w = max([text_width(h) + 3, *(text_width(r[i]) for r in rows if i < len(r))])
+        widths.append(min(max(w + 1, MIN_WIDTH), MAX_WIDTH))
+    return widths
 
 
 def _text(v: str) -> str:
@@ -74,15 +107,29 @@ class XlsxWriter:
     def __init__(self, path: str) -> None:
         self.zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
         self.titles: list[str] = []
+        self.filters: list[tuple[str, int]] = []  # each sheet's last column and last row
 
     def add_sheet(self, title: str, headers: list[str], rows: Iterable[list]) -> int:
-        """Write one sheet (bold header row); returns the number of data rows."""
+        """Write one sheet (bold header row, frozen, with an autofilter; columns as wide as
+        their header and first rows); returns the number of data rows."""
         n = len(self.titles) + 1
         self.titles.append(title[:31])
         cols = [get_column_letter(i + 1) for i in range(max(len(headers), 1) + 64)]
+        rows = iter(rows)
+        sample = list(itertools.islice(rows, WIDTH_SAMPLE_ROWS))
+        rows = itertools.chain(sample, rows)
+        widths = column_widths(headers, sample)
         count = 0
         with self.zip.open(f"xl/worksheets/sheet{n}.xml", "w", force_zip64=True) as fh:
-            buf = [SHEET_HEAD, '<row r="1">']
+            buf = [SHEET_HEAD, SHEET_VIEWS]
+            if widths:
+                buf.append("<cols>")
+                buf.extend(
+                    f'<col min="{i}" max="{i}" width="{w:g}" customWidth="1"/>'
+                    for i, w in enumerate(widths, start=1)
+                )
+                buf.append("</cols>")
+            buf.append('<sheetData><row r="1">')
             for c, h in zip(cols, headers, strict=False):
                 buf.append(f'<c r="{c}1" t="inlineStr" s="2"><is><t>{_text(str(h))}</t></is></c>')
             buf.append("</row>")
@@ -117,9 +164,25 @@ class XlsxWriter:
                 if len(buf) > 20000:
                     fh.write("".join(buf).encode("utf-8"))
                     buf.clear()
-            buf.append(SHEET_TAIL)
+            buf.append("</sheetData>")
+            last = cols[max(len(headers), 1) - 1]
+            self.filters.append((last, count + 1))
+            buf.append(f'<autoFilter ref="A1:{last}{count + 1}"/></worksheet>')
             fh.write("".join(buf).encode("utf-8"))
         return count
+
+    def _filter_names(self) -> str:
+        """Excel's hidden name for each sheet's autofilter range (it adds one if missing)."""
+        if not self.filters:
+            return ""
+        names = []
+        for i, (title, (col, row)) in enumerate(zip(self.titles, self.filters, strict=True)):
+            sheet = "'" + title.replace("'", "''") + "'"
+            names.append(
+                f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
+                f"{escape(sheet)}!$A$1:${col}${row}</definedName>"
+            )
+        return "<definedNames>" + "".join(names) + "</definedNames>"
 
     def close(self) -> None:
         n = len(self.titles)
@@ -136,7 +199,8 @@ class XlsxWriter:
                     f'<sheet name="{escape(t, {chr(34): "&quot;"})}" sheetId="{i + 1}" '
                     f'r:id="rId{i + 1}"/>'
                     for i, t in enumerate(self.titles)
-                )
+                ),
+                names=self._filter_names(),
             ),
         )
         z.writestr(

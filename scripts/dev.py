@@ -3,8 +3,11 @@
 
     python3 scripts/dev.py up     # venv, install, migrate, demo data, web + worker + beat
     python3 scripts/dev.py test   # venv, install (with dev extras), the whole test suite
+    python3 scripts/dev.py manage COMMAND [ARGS]   # a manage.py command in the venv
 
-Extra arguments after `test` go to pytest.
+Extra arguments after `test` go to pytest. `manage` runs `manage.py` with the venv's Python and
+the development environment (`DEBUG=1` unless DEBUG or SECRET_KEY is set, as `up` does); it
+creates the venv only if there is none (run `up` once first to install and migrate).
 """
 
 from __future__ import annotations
@@ -113,12 +116,24 @@ def cmd_test(args: list[str]) -> int:
     return subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env).returncode
 
 
+def cmd_manage(args: list[str]) -> int:
+    if not PY.exists():
+        ensure_venv("")
+    env = dict(os.environ)
+    if "SECRET_KEY" not in env:
+        env.setdefault("DEBUG", "1")  # the settings refuse to load without one of them
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    return subprocess.run([str(PY), "manage.py", *args], cwd=ROOT, env=env).returncode
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"up", "test"}:
+    if len(sys.argv) < 2 or sys.argv[1] not in {"up", "test", "manage"}:
         print(__doc__)
         return 2
     if sys.argv[1] == "up":
         return cmd_up()
+    if sys.argv[1] == "manage":
+        return cmd_manage(sys.argv[2:])
     return cmd_test(sys.argv[2:])
 
 

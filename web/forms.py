@@ -68,7 +68,15 @@ class ReportForm(forms.Form):
         required=False,
         max_length=20,
         label=_("客户电话"),
-        widget=forms.TextInput(attrs={"type": "tel", "inputmode": "tel", "autocomplete": "off"}),
+        widget=forms.TextInput(
+            attrs={
+                "type": "tel",
+                "inputmode": "tel",
+                "autocomplete": "off",
+                # The help line and the repeat-complaint warning right below the field.
+                "aria-describedby": "phone-help repeat-box",
+            }
+        ),
     )
     customer_address = forms.CharField(required=False, max_length=200, label=_("地址"))
     customer_region = forms.CharField(required=False, max_length=32, label=_("归属地区"))
@@ -101,6 +109,9 @@ class ReportForm(forms.Form):
     # kept "related" ticked (web/faults.py).
     fault_shown = forms.CharField(required=False, max_length=16, widget=forms.HiddenInput)
     fault_related = forms.BooleanField(required=False, initial=True, label=_("与群障相关"))
+    # 发现时间: set by the page's script when the phone had no network and kept the report
+    # to send later (web/static/web/offline.js); blank when sent at once.
+    found_at = forms.DateTimeField(required=False, widget=forms.HiddenInput, label=_("发现时间"))
 
     def __init__(self, *args, categories=None, kept=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -141,6 +152,7 @@ class ReportForm(forms.Form):
             "claimed_escalation": d["claimed_escalation"],
             "latitude": d["latitude"],
             "longitude": d["longitude"],
+            "found_at": d.get("found_at"),
         }
 
 

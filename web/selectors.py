@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum
 
-from workorders.models import OPEN_STATES, Category, IdempotencyRecord, Ticket
+from workorders.models import (
+    OPEN_STATES,
+    Category,
+    IdempotencyRecord,
+    RedoProposal,
+    RequestStatus,
+    State,
+    Ticket,
+)
+from workorders.permissions import may
 from workorders.selectors import tickets_visible_to
 
 POPULAR_WINDOW = timedelta(days=90)
@@ -31,18 +40,52 @@ def report_categories(user, *, now: datetime) -> list[Category]:
     )
 
 
-def my_reported(user, *, status: str = "", now: datetime) -> QuerySet[Ticket]:
-    """The orders this user reported, newest first, with the promise status and time left."""
+def _mine(user, status: str) -> QuerySet[Ticket]:
     qs = tickets_visible_to(user).filter(reporter=user)
     if status == "open":
         qs = qs.open()
     elif status == "closed":
         qs = qs.exclude(state__in=OPEN_STATES)
+    elif status == "confirm":
+        qs = _awaiting_verdict(user, qs)
+    return qs
+
+
+def _awaiting_verdict(user, qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """Replied orders among `qs` waiting for this user's on-the-spot verdict: none unless the
+    user may record one (the domain's right for `close`), and not those whose verdict already
+    went to a supervisor as a redo request."""
+    if not may(user, "close"):
+        return qs.none()
+    pending = RedoProposal.objects.filter(ticket=OuterRef("pk"), status=RequestStatus.PENDING)
+    return qs.filter(state=State.REPLIED).exclude(Exists(pending))
+
+
+def my_reported(user, *, status: str = "", now: datetime) -> QuerySet[Ticket]:
+    """The orders this user reported, newest first, with the promise status and time left;
+    `status="confirm"`: the replied ones awaiting the user's verdict (待我确认), oldest reply
+    first."""
+    qs = _mine(user, status)
+    order = ("replied_at", "id") if status == "confirm" else ("-reported_at", "-id")
     return (
         qs.with_sla(now=now)
+        # A suspended order's countdown stands still (web/countdown.js leaves it alone).
+        .annotate(sla_paused_at=F("promise_clock__paused_at"))
         .select_related("department", "category", "category__parent")
-        .order_by("-reported_at", "-id")
+        .order_by(*order)
     )
+
+
+def my_reported_fingerprint(user, *, status: str = "") -> tuple:
+    """What the list `my_reported` shows changes only with one of these (any write to an order
+    moves its version and `updated_at`; an extension moves its due time): one query, however
+    many orders, for the list's ETag."""
+    row = (
+        _mine(user, status)
+        .order_by()
+        .aggregate(n=Count("id"), v=Sum("version"), u=Max("updated_at"), d=Max("promise_due_at"))
+    )
+    return (row["n"], row["v"], row["u"], row["d"])
 
 
 def order_for_form_key(user, key: str) -> Ticket | None:

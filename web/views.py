@@ -4,14 +4,21 @@ come back as DomainError messages shown next to the fields."""
 
 from __future__ import annotations
 
+import hashlib
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseNotModified, JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import parse_etags, quote_etag, url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -24,7 +31,7 @@ from sla.selectors import promise_remaining
 from workorders import services
 from workorders.errors import DomainError, IdempotencyMismatch, Invalid
 from workorders.http import attachment_response
-from workorders.models import Category
+from workorders.models import Category, Satisfaction
 from workorders.permissions import can_see_full_phone, mask_phone, may
 from workorders.selectors import (
     allowed_transitions,
@@ -34,7 +41,7 @@ from workorders.selectors import (
     visible_attachment,
 )
 
-from . import faults, selectors, uploads
+from . import faults, selectors, staff, uploads
 from .forms import (
     ChaseForm,
     CommentForm,
@@ -60,9 +67,14 @@ class LogoutView(auth_views.LogoutView):
 
 @login_required
 def home(request):
-    """Frontline staff land on their orders; back-office roles on the admin."""
+    """Frontline staff land on their orders; handlers in the field (no desk role) on their
+    phone queue; back-office roles on the admin."""
     user = request.user
-    if Role.FRONTLINE in user.roles or not user.is_staff:
+    if Role.FRONTLINE in user.roles:
+        return redirect("web:my_orders")
+    if staff.works_in_the_field(user):
+        return redirect("web:staff_queue")
+    if not user.is_staff:
         return redirect("web:my_orders")
     return redirect("admin:index")
 
@@ -207,22 +219,53 @@ def repeat_check(request):
 # --------------------------------------------------------------------------- my orders
 
 
+MY_ORDERS_TABS = ("open", "closed", "confirm")
+
+
 @login_required
 def my_orders(request):
-
+    """The orders the user reported (all, open, closed, or 待我确认: replied and awaiting their
+    verdict). With `?partial=1` only the list region, for the page's script to refresh it:
+    conditional on an ETag from one fingerprint query, 304 when nothing changed."""
     status = request.GET.get("status", "")
-    if status not in ("open", "closed"):
+    if status not in MY_ORDERS_TABS:
         status = ""
+    partial = request.GET.get("partial") == "1"
+    page_number = request.GET.get("page") or "1"
+    # Only the script's refresh pays for the fingerprint (the page's first poll fetches once).
+    etag = _my_orders_etag(request, status, page_number) if partial else ""
+    if partial and etag in parse_etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponseNotModified()
+        response["ETag"] = etag
+        return response
     now = timezone.now()
     page = Paginator(selectors.my_reported(request.user, status=status, now=now), PAGE_SIZE)
-    page_obj = page.get_page(request.GET.get("page"))
+    page_obj = page.get_page(page_number)
     for t in page_obj:
         t.sla_left, t.sla_working = promise_remaining(t)
-    return render(
-        request,
-        "web/my_orders.html",
-        {"nav": "orders", "page_obj": page_obj, "status": status, "now": now},
-    )
+    live_query = urlencode({**({"status": status} if status else {}), "page": page_number})
+    context = {
+        "nav": "orders",
+        "page_obj": page_obj,
+        "status": status,
+        "now": now,
+        "etag": etag,
+        "live_url": f"{reverse('web:my_orders')}?{live_query}&partial=1",
+        "confirm_url": f"{reverse('web:my_orders')}?status=confirm",
+        "satisfaction_choices": Satisfaction.choices,
+    }
+    if partial:
+        response = render(request, "web/_my_orders_list.html", context)
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
+        return response
+    return render(request, "web/my_orders.html", context)
+
+
+def _my_orders_etag(request, status: str, page: str) -> str:
+    fingerprint = selectors.my_reported_fingerprint(request.user, status=status)
+    raw = repr((request.user.pk, status, page, get_language(), fingerprint))
+    return quote_etag(hashlib.sha256(raw.encode()).hexdigest()[:32])
 
 
 # --------------------------------------------------------------------------- order page
@@ -255,6 +298,8 @@ def _order_context(request, ticket, **forms) -> dict:
         "promise_status": promise.web_status if promise else None,
         "promise_working": promise.counts_working_time if promise else False,
         "promise_due": promise.due_at if promise else None,
+        "promise_paused": promise.paused_at if promise else None,
+        "promise_risk": promise.risk_at if promise else None,
         "phone": phone if can_see_full_phone(user, ticket) else mask_phone(phone),
         "clocks": clocks,
         "timeline": timeline,
@@ -268,6 +313,8 @@ def _order_context(request, ticket, **forms) -> dict:
             forms.get("verdict_form") or VerdictForm(initial={"version": ticket.version})
         ),
         "now": now,
+        # Handlers and leads: claim, reply, requests, co-handling, assign; tap-to-call.
+        **staff.order_forms(request, ticket, transitions, forms),
     }
 
 
@@ -289,7 +336,7 @@ SHOWN_BY = {
 }
 
 
-def _order_action(request, number, form_class, form_name, call, success):
+def _order_action(request, number, form_class, form_name, call, success, *, back=None):
     """POST an action: parse, call the service, redirect back; on a domain error re-render the
     order page with the message next to the form (status from the error)."""
     ticket = _ticket(request, number)
@@ -311,7 +358,7 @@ def _order_action(request, number, form_class, form_name, call, success):
                 context["action_errors"] = form.non_field_errors()
             return render(request, "web/order.html", context, status=exc.http_status)
         messages.success(request, success if isinstance(success, str) else success(ticket))
-        return redirect("web:order", number=ticket.number)
+        return redirect(back or reverse("web:order", args=[ticket.number]))
     return render(
         request,
         "web/order.html",
@@ -378,7 +425,13 @@ def order_verdict(request, number):
             return _("已记录客户意见：问题未解决或不满意，已申请重办，待督办确认。")
         return _("已记录客户意见，工单已办结。")
 
-    return _order_action(request, number, VerdictForm, "verdict_form", call, success)
+    # From the 待我确认 list: back to that list once recorded.
+    back = request.POST.get("next", "")
+    if not back.startswith(reverse("web:my_orders")) or not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}
+    ):
+        back = None
+    return _order_action(request, number, VerdictForm, "verdict_form", call, success, back=back)
 
 
 @login_required
@@ -386,6 +439,53 @@ def order_verdict(request, number):
 def photo(request, pk):
     """A photo of an order, only to those who may see the order; never a static URL."""
     return attachment_response(visible_attachment(request.user, pk))
+
+
+@login_required
+@require_GET
+def photo_thumb(request, pk):
+    """The photo's small thumbnail (lists and timelines), with the same check as the photo."""
+    return attachment_response(visible_attachment(request.user, pk), thumbnail=True)
+
+
+# --------------------------------------------------------------------------- offline
+
+SW_ASSETS = (
+    "web/app.css",
+    "web/report.js",
+    "web/fault_hint.js",
+    "web/offline.js",
+    "web/outbox.js",
+)
+
+
+@require_GET
+def service_worker(request):
+    """The service worker script at /sw.js, so its scope covers the report page (and every
+    page that registers it). It names the static files it keeps by their current (hashed)
+    URLs; its version changes with them and with their contents, which makes browsers install
+    the new one."""
+    assets = [static(a) for a in SW_ASSETS]
+    digest = hashlib.sha256("\n".join(assets).encode())
+    for a in SW_ASSETS:
+        path = finders.find(a)
+        if path:
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    response = render(
+        request,
+        "web/sw.js",
+        {
+            "version": digest.hexdigest()[:16],
+            "assets": assets,
+            "report_url": reverse("web:report"),
+            "outbox_url": static("web/outbox.js"),
+        },
+        content_type="text/javascript; charset=utf-8",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["Service-Worker-Allowed"] = "/"
+    return response
 
 
 # --------------------------------------------------------------------------- notifications

@@ -13,7 +13,9 @@ from collections.abc import Callable
 REPORTED = "reported"  # ticket, now (the order was created; published inside its transaction)
 TRANSITION = "transition"  # ticket, transition, actor, audit_id, now
 CHASE = "chase"  # ticket, chase, by, now
-RECORDED = "recorded"  # ticket, record, now (a record on the order: propose_redo, mark_regulator)
+# ticket, record, now[, by, note] (a record on the order: propose_redo, mark_regulator, assign,
+# supervise)
+RECORDED = "recorded"
 RISK_ALERT = "risk_alert"  # ticket, score, now (the escalation-risk score crossed the threshold)
 
 _listeners: dict[str, list[Callable[..., None]]] = defaultdict(list)

@@ -197,6 +197,9 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
         related_name="+",
     )
     reported_at = models.DateTimeField(_("报单时间"), db_index=True)
+    # 发现时间: when the reporter pressed submit, if that was earlier than the report reached
+    # us (a phone without network keeps the form and sends it later). Null: same as reported_at.
+    found_at = models.DateTimeField(_("发现时间"), null=True, blank=True)
 
     # Customer (DESIGN.md §5). The phone is stored whole and masked on output.
     customer_name = models.CharField(_("客户姓名"), max_length=64, blank=True)
@@ -859,6 +862,9 @@ class Attachment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     file = models.FileField(_("文件"), upload_to=attachment_path, max_length=200)
+    # A small JPEG for lists and timelines (workorders.images.thumbnail); blank for a photo
+    # stored before thumbnails were made, until `attachments_thumbnails` runs.
+    thumbnail = models.FileField(_("缩略图"), upload_to=attachment_path, max_length=200, blank=True)
     original_name = models.CharField(_("原文件名"), max_length=200)
     content_type = models.CharField(max_length=32)
     size = models.PositiveIntegerField()

@@ -109,3 +109,23 @@ def cheap_date_hierarchy(cl):
             for m in months
         ],
     }
+
+
+@register.inclusion_tag("backoffice/_topnav.html", takes_context=True)
+def bo_topnav(context):
+    """The back office's own links on every admin page: the notification bell with the unread
+    count (one query), the queue, the dashboard, reports and the phone pages for whoever uses
+    them."""
+    from notifications.selectors import unread_count
+    from workorders.permissions import can_view_reports
+
+    user = context.get("user")
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "bo_unread": unread_count(user),
+        "bo_sees_orders": user.has_perm("workorders.view_ticket"),
+        "bo_reports": can_view_reports(user),
+        # Whoever reports orders (吹哨) follows them on the phone pages.
+        "bo_phone": user.has_perm("workorders.report_ticket"),
+    }

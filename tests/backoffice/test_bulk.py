@@ -90,7 +90,8 @@ def test_bulk_assign_handler(cast, client_for):
         "apply": "1",
         "handler": cast.lead.pk,
     }
-    response = client_for(cast.lead).post(changelist_url(), data, follow=True)
+    # Selected on the 全部 list (the default queue shows open orders only).
+    response = client_for(cast.lead).post(changelist_url() + "?queue=all", data, follow=True)
     msgs = messages_of(response)
     assert any(m.startswith("已指派给") and a.number in m for m in msgs), msgs
     assert any(m.startswith(f"{closed.number} 未执行") for m in msgs), msgs

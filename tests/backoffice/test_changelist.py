@@ -8,6 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from backoffice.ticket_admin import TicketAdmin
+from customers.models import Survey
 from tests.backoffice.conftest import change_url, changelist_url
 from tests.factories import DepartmentFactory, report, ticket_in_state, user_with
 from workorders import services
@@ -70,8 +72,8 @@ def test_object_url_outside_scope_is_404(cast, spread, client_for):
     [
         ("lead", {"claim_selected", "assign_handler", "approve_extensions"}),
         ("handler", {"claim_selected"}),
-        ("dispatcher", {"dispatch_to_department"}),
-        ("supervisor", {"approve_extensions"}),
+        ("dispatcher", {"dispatch_to_department", "chase_selected"}),
+        ("supervisor", {"approve_extensions", "supervise_selected", "chase_selected"}),
         ("auditor", set()),
     ],
 )
@@ -118,17 +120,18 @@ def test_columns_and_sla_badges(cast, client_for):
     assert response.status_code == 200
     for header in (
         "工单号",
-        "问题分类",
         "紧急程度",
         "状态",
         "责任部门",
         "处理人",
         "标记",
-        "承诺时限",
         "剩余时间",
         "报单时间",
     ):
         assert header in body
+    # Category and risk are on the order page; the promise's due time is under the badge.
+    assert "问题分类</a>" not in body and "越级风险</a>" not in body
+    assert body.count('class="bo-due"') == 3
     rows = {t.number: t for t in response.context["cl"].result_list}
     assert rows[on_track.number].sla_status == "on_track"
     assert rows[at_risk.number].sla_status == "at_risk"
@@ -139,15 +142,65 @@ def test_columns_and_sla_badges(cast, client_for):
     assert "已超时 " in body  # red badge says how long overdue
 
 
-def test_default_order_is_design_priority(cast, client_for):
+def test_default_queue_is_open_work_by_time_left_breached_first(cast, client_for):
     now = timezone.now()
-    plain_late = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=10))
-    plain_soon = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=20))
-    vip = ticket_in_state(cast, State.ACCEPTED, now=now, star_level=5)
-    urgent = ticket_in_state(cast, State.ACCEPTED, now=now, category=cast.urgent_category)
-    response = client_for(cast.lead).get(changelist_url())
+    day_left = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=20))
+    breached = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=60))
+    urgent_fresh = ticket_in_state(cast, State.ACCEPTED, now=now, category=cast.urgent_category)
+    closed = ticket_in_state(cast, State.CLOSED, now=now - timedelta(hours=70))
+    cancelled = ticket_in_state(cast, State.CANCELLED, now=now - timedelta(hours=80))
+    client = client_for(cast.dispatcher)
+    response = client.get(changelist_url())
     order = [t.number for t in response.context["cl"].result_list]
-    assert order == [urgent.number, vip.number, plain_soon.number, plain_late.number]
+    assert order[0] == breached.number
+    assert order.index(breached.number) < order.index(day_left.number)
+    assert closed.number not in order and cancelled.number not in order
+    assert urgent_fresh.number in order
+    # The 剩余时间 column carries the ascending arrow: the order the rows are in.
+    assert response.context["cl"].get_ordering_field_columns() == {2: "asc"}
+    # One click away: the finished ones, and everything.
+    body = response.content.decode()
+    assert "?queue=done" in body and "?queue=all" in body
+    done = numbers_on_page(client.get(changelist_url() + "?queue=done"))
+    assert done == {closed.number, cancelled.number}
+    everything = numbers_on_page(client.get(changelist_url() + "?queue=all"))
+    assert {closed.number, breached.number} <= everything
+    # Asking for a state explicitly shows it whatever the queue says.
+    assert numbers_on_page(client.get(changelist_url() + "?state__exact=closed")) == {closed.number}
+
+
+def test_sorting_by_time_left_puts_breached_first_and_descending_last(cast, client_for):
+    now = timezone.now()
+    day_left = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=20))
+    breached = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=60))
+    fresh = ticket_in_state(cast, State.ACCEPTED, now=now)
+    client = client_for(cast.lead)
+    asc = client.get(changelist_url() + "?o=2")
+    assert [t.number for t in asc.context["cl"].result_list] == [
+        breached.number,
+        day_left.number,
+        fresh.number,
+    ]
+    assert asc.context["cl"].get_ordering_field_columns()[2] == "asc"
+    desc = client.get(changelist_url() + "?o=-2")
+    assert [t.number for t in desc.context["cl"].result_list] == [
+        fresh.number,
+        day_left.number,
+        breached.number,
+    ]
+    assert desc.context["cl"].get_ordering_field_columns()[2] == "desc"
+
+
+def test_urgency_sort_ascending_is_general_first(cast, client_for):
+    now = timezone.now()
+    urgent = ticket_in_state(cast, State.ACCEPTED, now=now, category=cast.urgent_category)
+    general = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=1))
+    client = client_for(cast.lead)
+    col = 1 + TicketAdmin.list_display.index("urgency_display")
+    asc = [t.number for t in client.get(changelist_url() + f"?o={col}").context["cl"].result_list]
+    desc = [t.number for t in client.get(changelist_url() + f"?o=-{col}").context["cl"].result_list]
+    assert asc == [general.number, urgent.number]
+    assert desc == [urgent.number, general.number]
 
 
 def test_filters_sla_flags_escalation_stage(cast, client_for):
@@ -186,15 +239,66 @@ def test_search_by_number_phone_last_four_name_text(cast, client_for):
     assert found("掉线") == {c.number}
 
 
-def test_preset_links_above_the_list(cast, spread, client_for):
-    response = client_for(cast.lead).get(changelist_url())
+@pytest.mark.parametrize(
+    ("role", "presets"),
+    [
+        ("dispatcher", ["to_dispatch", "return_requested", "callback"]),
+        ("lead", ["to_claim", "at_risk", "breached", "my_approval"]),
+        ("supervisor", ["breached", "supervised", "high_risk"]),
+    ],
+)
+def test_each_role_has_its_preset_tabs_as_plain_query_strings(
+    cast, spread, client_for, role, presets
+):
+    response = client_for(cast.by_role(role)).get(changelist_url())
+    tabs = response.context["bo_preset_tabs"]
+    assert [t["slug"] for t in tabs] == presets
     body = response.content.decode()
-    for label in ("本部门待签收", "临期", "已超时", "待我审批"):
-        assert label in body
-    unclaimed = client_for(cast.lead).get(
-        changelist_url() + "?scope=my_department&state__exact=dispatched"
+    for tab in tabs:
+        assert tab["url"] == changelist_url() + f"?preset={tab['slug']}"
+        assert f'href="{tab["url"]}"' in body
+
+
+def test_presets_select_their_orders_and_a_lead_only_his_departments(cast, client_for):
+    now = timezone.now()
+    undispatched = report(cast, phone="13700002222")
+    mine = ticket_in_state(cast, State.DISPATCHED)
+    other = report(cast, phone="13900001111")
+    services.ticket_dispatch(ticket=other, by=cast.dispatcher, department=cast.business)
+    breached = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=60))
+    at_risk = ticket_in_state(cast, State.ACCEPTED, now=now - timedelta(hours=44))
+    returned = ticket_in_state(cast, State.RETURN_REQUESTED)
+    replied = ticket_in_state(cast, State.REPLIED)
+    Survey.objects.filter(ticket=replied).update(wait_until=now - timedelta(minutes=1))
+    closed_late = ticket_in_state(cast, State.CLOSED, now=now - timedelta(hours=80))
+    services.ticket_supervise(ticket=breached, by=cast.supervisor, note="尽快处理")
+    Ticket.objects.filter(pk=at_risk.pk).update(risk_score=90)
+
+    def listed(user, slug):
+        response = client_for(user).get(changelist_url() + f"?preset={slug}")
+        assert response.status_code == 200
+        tab = next(t for t in response.context["bo_preset_tabs"] if t["slug"] == slug)
+        assert tab["current"]
+        numbers = numbers_on_page(response)
+        assert tab["count"] == str(len(numbers))
+        return numbers
+
+    assert listed(cast.dispatcher, "to_dispatch") == {undispatched.number}
+    assert listed(cast.dispatcher, "return_requested") == {returned.number}
+    # 待回访 is the callback queue (replied orders not waiting for the customer's survey).
+    callback_due = numbers_on_page(
+        client_for(cast.dispatcher).get(changelist_url(), {"callback": "due"})
     )
-    assert numbers_on_page(unclaimed) == {spread["mine"].number}
+    assert listed(cast.dispatcher, "callback") == callback_due == {replied.number}
+    # The lead's own department only (the other line's dispatched order is not his).
+    assert listed(cast.lead, "to_claim") == {mine.number}
+    assert listed(cast.other_lead, "to_claim") == {other.number}
+    assert listed(cast.lead, "breached") == {breached.number}
+    assert closed_late.number not in listed(cast.supervisor, "breached")
+    assert listed(cast.lead, "at_risk") == {at_risk.number}
+    assert listed(cast.supervisor, "supervised") == {breached.number}
+    assert listed(cast.supervisor, "high_risk") == {at_risk.number}
+    assert listed(cast.other_lead, "breached") == set()
 
 
 def test_awaiting_my_approval_preset(cast, client_for):
@@ -237,3 +341,62 @@ def test_changelist_query_count_is_the_same_at_10_and_100_orders(cast, client_fo
         client.get(changelist_url() + "?all=")
     # All 100 rows on one page: still no per-row queries (no more than a 50-row page).
     assert len(ctx.captured_queries) <= queries_100
+
+
+@pytest.mark.parametrize(
+    ("role", "preset"),
+    [
+        ("dispatcher", ""),
+        ("dispatcher", "to_dispatch"),
+        ("dispatcher", "return_requested"),
+        ("dispatcher", "callback"),
+        ("lead", ""),
+        ("lead", "to_claim"),
+        ("lead", "at_risk"),
+        ("lead", "breached"),
+        ("lead", "my_approval"),
+        ("supervisor", "breached"),
+        ("supervisor", "supervised"),
+        ("supervisor", "high_risk"),
+    ],
+)
+def test_changelist_query_count_of_each_preset_is_the_same_at_5_and_50_rows(
+    cast, client_for, monkeypatch, role, preset
+):
+    now = timezone.now()
+    states = [
+        State.REPORTED,
+        State.DISPATCHED,
+        State.ACCEPTED,
+        State.RETURN_REQUESTED,
+        State.REPLIED,
+    ]
+    for i in range(15):
+        state = states[i % 5]
+        age = timedelta(hours=[1, 44, 60][i % 3])
+        t = ticket_in_state(cast, state, now=now - age, phone=f"1380000{i:04d}")
+        Ticket.objects.filter(pk=t.pk).update(risk_score=90, supervise_count=1)
+        if state == State.ACCEPTED:
+            services.ticket_request_extension(
+                ticket=t,
+                by=cast.handler,
+                hours=4,
+                reason="备件",
+                now=now - age + timedelta(minutes=9),
+            )
+    # The customers did not answer the survey in time: the replies are the dispatchers' to call.
+    Survey.objects.update(wait_until=now - timedelta(minutes=1))
+    client = client_for(cast.by_role(role))
+    url = changelist_url() + (f"?preset={preset}" if preset else "")
+
+    def count(per_page):
+        monkeypatch.setattr(TicketAdmin, "list_per_page", per_page)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
+        assert response.status_code == 200
+        return len(ctx.captured_queries), len(response.context["cl"].result_list)
+
+    small, rows_small = count(2)
+    big, rows_big = count(50)
+    assert rows_big > rows_small  # the bigger page really shows more orders
+    assert small == big

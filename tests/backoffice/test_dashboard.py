@@ -108,3 +108,20 @@ def test_dashboard_for_dispatcher_covers_all_departments(cast, client_for):
 
 def test_dashboard_requires_order_view_permission(cast, client_for):
     assert client_for(cast.frontline).get(reverse(DASHBOARD)).status_code in (302, 404)
+
+
+def test_dashboard_tiles_link_to_the_roles_presets(cast, client_for):
+    waiting = [report(cast, phone=f"1390000{i:04d}") for i in range(2)]
+    ticket_in_state(cast, State.DISPATCHED)
+    response = client_for(cast.dispatcher).get(reverse(DASHBOARD))
+    tiles = {p["slug"]: p for p in response.context["presets"]}
+    assert list(tiles) == ["to_dispatch", "return_requested", "callback"]
+    assert tiles["to_dispatch"]["count"] == str(len(waiting))
+    body = response.content.decode()
+    assert 'id="card-preset-to_dispatch"' in body
+    assert f'href="{tiles["to_dispatch"]["url"]}"' in body
+    listed = client_for(cast.dispatcher).get(tiles["to_dispatch"]["url"])
+    assert {t.number for t in listed.context["cl"].result_list} == {t.number for t in waiting}
+    lead = client_for(cast.lead).get(reverse(DASHBOARD)).context["presets"]
+    assert [p["slug"] for p in lead] == ["to_claim", "at_risk", "breached", "my_approval"]
+    assert lead[0]["count"] == "1"

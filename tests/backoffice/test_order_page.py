@@ -29,14 +29,14 @@ def buttons(response) -> set[str]:
         (
             State.DISPATCHED,
             "dispatcher",
-            {"redispatch", "cancel", "mark_regulator", "correct_category"},
+            {"redispatch", "cancel", "mark_regulator", "chase", "correct_category"},
         ),
-        (State.DISPATCHED, "supervisor", {"mark_regulator"}),
+        (State.DISPATCHED, "supervisor", {"mark_regulator", "supervise", "chase"}),
         (State.DISPATCHED, "auditor", set()),
         (
             State.REPORTED,
             "dispatcher",
-            {"dispatch", "cancel", "mark_regulator", "correct_category"},
+            {"dispatch", "cancel", "mark_regulator", "chase", "correct_category"},
         ),
         (State.REPORTED, "auditor", set()),
         (
@@ -45,18 +45,19 @@ def buttons(response) -> set[str]:
             {"request_return", "suspend", "reply", "assign", "correct_category"},
         ),
         (State.ACCEPTED, "handler", {"reply"}),
-        (State.ACCEPTED, "supervisor", {"suspend", "mark_regulator"}),
+        (State.ACCEPTED, "supervisor", {"suspend", "mark_regulator", "supervise", "chase"}),
         (
             State.REPLIED,
             "dispatcher",
             {"reject_reply", "close", "mark_regulator", "correct_category"},
         ),
-        (State.REPLIED, "supervisor", {"redo", "mark_regulator"}),
+        (State.REPLIED, "supervisor", {"redo", "mark_regulator", "supervise"}),
         (
             State.RETURN_REQUESTED,
             "dispatcher",
-            {"rule_return", "mark_regulator", "correct_category"},
+            {"rule_return", "mark_regulator", "chase", "correct_category"},
         ),
+        (State.CLOSED, "supervisor", set()),
         (State.SUSPENDED, "handler", {"resume"}),
         (State.CLOSED, "dispatcher", {"correct_category"}),
         (State.CLOSED, "lead", set()),
@@ -340,7 +341,7 @@ def test_supervisor_declines_a_proposed_redo_from_the_order_page(cast, client_fo
     t = ticket_in_state(cast, State.REPLIED)
     supervisor = client_for(cast.supervisor)
     # No proposal yet: confirming a redo is offered, declining one is not.
-    assert buttons(supervisor.get(change_url(t))) == {"redo", "mark_regulator"}
+    assert buttons(supervisor.get(change_url(t))) == {"redo", "mark_regulator", "supervise"}
     services.ticket_visit(
         ticket=t,
         by=cast.dispatcher,
@@ -349,7 +350,12 @@ def test_supervisor_declines_a_proposed_redo_from_the_order_page(cast, client_fo
         satisfaction="unsatisfied",
         note="还是掉线",
     )
-    assert buttons(supervisor.get(change_url(t))) == {"redo", "decline_redo", "mark_regulator"}
+    assert buttons(supervisor.get(change_url(t))) == {
+        "redo",
+        "decline_redo",
+        "mark_regulator",
+        "supervise",
+    }
     assert "decline_redo" not in buttons(client_for(cast.dispatcher).get(change_url(t)))
 
     response = supervisor.post(do_url(t, "decline_redo"), {"note": "已解释资费"}, follow=True)

@@ -59,7 +59,8 @@ def test_each_threshold_fires_once_at_its_time_and_none_after_stop(cast, branch_
     assert len(events(clock)) == 2
     sla_sweep(now=at(1.0, target))
     assert events(clock)[-1] == (3, "supervise", False)
-    assert told(t, "supervise") == {"t_sup"}
+    # The breach: the people who answer for the order (supervisors read it in their digest).
+    assert told(t, "supervise") == {"t_handler", "t_lead"}
     assert Supervision.objects.filter(ticket=t, by=None).count() == 1
     t.refresh_from_db()
     assert t.supervise_count == 1
@@ -172,10 +173,11 @@ def test_unassigned_remind_goes_to_the_departments_leads(cast):
     assert told(t, "remind") == {"t_lead"}
 
 
-def test_dispatch_clock_remind_goes_to_the_dispatch_desk(cast):
+def test_dispatch_clock_remind_is_for_the_digest_not_every_dispatcher(cast):
     t = ticket_in_state(cast, State.REPORTED, now=T0)
     sla_sweep(now=T0 + timedelta(hours=1))
-    assert told(t, "remind") == {"t_disp"}
+    assert SlaEvent.objects.filter(ticket=t, kind="remind").exists()
+    assert told(t, "remind") == set()
 
 
 def test_replied_order_closes_itself_after_the_auto_close_window(cast, settings):
@@ -192,7 +194,8 @@ def test_replied_order_closes_itself_after_the_auto_close_window(cast, settings)
     assert t.visit_resolved is None and t.visit_satisfaction == ""
     close = AuditEntry.objects.get(ticket=t, transition="close")
     assert close.actor is None and close.actor_role == "system"
-    assert told(t, "closed") == {"t_front"}
+    # The reporter, and the handler whose work it closes.
+    assert told(t, "closed") == {"t_front", "t_handler"}
 
 
 def test_pending_redo_proposal_is_not_auto_closed(cast):
@@ -253,7 +256,8 @@ def test_reporter_closing_on_the_spot_is_not_told_of_it(cast):
         satisfaction="satisfied",
         now=t.replied_at + timedelta(minutes=5),
     )
-    assert told(t, "closed") == set()
+    # The reporter did it; the handler hears the verdict on his work.
+    assert told(t, "closed") == {"t_handler"}
 
 
 def test_a_users_chase_reaches_the_departments_leads(cast):
@@ -261,8 +265,8 @@ def test_a_users_chase_reaches_the_departments_leads(cast):
     services.ticket_chase(
         ticket=t, by=cast.frontline, note="客户很着急", now=T0 + timedelta(hours=1)
     )
-    assert told(t, "user_chase") == {"t_lead"}
-    n = Notification.objects.get(ticket=t, kind="user_chase")
+    assert told(t, "user_chase") == {"t_lead", "t_handler"}
+    n = Notification.objects.get(ticket=t, kind="user_chase", recipient=cast.lead)
     assert "客户很着急" in n.body and t.number in n.body
 
 
@@ -282,10 +286,11 @@ def test_management_command_rejects_a_bad_time(db):
 
 def test_reporter_notifications_name_the_promise_due_time(cast):
     t = ticket_in_state(cast, State.CLOSED, now=T0)
-    dispatched = Notification.objects.get(ticket=t, kind="dispatched")
+    mine = Notification.objects.filter(recipient=cast.frontline)
+    dispatched = mine.get(ticket=t, kind="dispatched")
     assert "2026-11-04 09:00" in dispatched.body and "剩余 1天23小时" in dispatched.body
     # Replied with time to spare: said at the moment of the reply.
-    replied = Notification.objects.get(ticket=t, kind="replied")
+    replied = mine.get(ticket=t, kind="replied")
     assert "2026-11-04 09:00" in replied.body and "剩余" in replied.body
-    closed = Notification.objects.get(ticket=t, kind="closed")
+    closed = mine.get(ticket=t, kind="closed")
     assert "2026-11-04 09:00" in closed.body and "：按时。" in closed.body

@@ -38,3 +38,39 @@ def test_two_simultaneous_submits_of_one_form_make_one_order(cast):
     number = Ticket.objects.get().number
     assert [r.status_code for r in responses] == [302, 302]
     assert {r.url for r in responses} == {f"/orders/{number}/"}
+
+
+@pytest.mark.postgres
+@requires_postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_handlers_claiming_one_order_from_the_phone_one_wins(cast):
+    """Both tap 签收 on the same row of 本部门待领 at once: one gets the order, the other is
+    sent back to the list with the reason, and the order has one claim."""
+    from django.urls import reverse
+
+    from tests.factories import ticket_in_state, user_with
+    from tests.race import run_at_once
+    from workorders.models import State
+
+    other = user_with("handler", department=cast.network, username="t_handler2")
+    t = ticket_in_state(cast, State.DISPATCHED)
+    url = reverse("web:order_claim", args=[t.number])
+    data = {"version": t.version, "from": "queue"}
+    clients = {cast.handler.pk: login(cast.handler), other.pk: login(other)}
+
+    results, errors = run_at_once(
+        [lambda c=c, pk=pk: (pk, c.post(url, data)) for pk, c in clients.items()]
+    )
+    assert errors == []
+    t.refresh_from_db()
+    assert t.state == State.ACCEPTED
+    assert t.audit.filter(transition="claim").count() == 1
+    by_user = {pk: r for pk, r in results}
+    winner = by_user[t.handler_id]
+    loser_pk = next(pk for pk in clients if pk != t.handler_id)
+    loser = by_user[loser_pk]
+    assert winner.url == reverse("web:order", args=[t.number])
+    assert loser.url == reverse("web:staff_queue") + "?tab=department"
+    # The page that was stale says so, and the order is no longer on the list.
+    html = clients[loser_pk].get(loser.url).content.decode()
+    assert "已过期" in html and t.number not in html

@@ -80,7 +80,9 @@ def test_overdue_order_shows_in_red(front, cast):
     t = report(cast, now=timezone.now() - timedelta(hours=50))
     html = front.get(reverse("web:my_orders")).content.decode()
     assert t.number in html
-    assert '<span class="late" data-countdown>已超时 ' in html
+    due = int(t.promise_due_at.timestamp() * 1000)
+    # Red, and with the due moment for the page's script to keep it ticking.
+    assert f'<span class="late" data-countdown data-due="{due}">已超时 ' in html
 
 
 def test_open_and_closed_filter(front, cast):

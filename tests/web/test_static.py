@@ -42,10 +42,11 @@ def test_pages_link_hashed_static_files_served_with_long_cache_headers(collected
 
 
 def test_static_is_small(collected):
-    """The whole of the pages' own CSS and script stays a few kilobytes."""
+    """The whole of the pages' own CSS and script stays a few kilobytes (32 KB uncompressed
+    since the phone keeps reports offline: service worker outbox, live lists, countdowns)."""
     total = sum(
         p.stat().st_size
         for p in (collected / "web").iterdir()
         if re.fullmatch(r"\w+\.(css|js)", p.name)
     )
-    assert total < 20 * 1024
+    assert total < 32 * 1024

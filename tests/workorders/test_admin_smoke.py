@@ -107,4 +107,5 @@ def test_dispatcher_sees_orders_with_state_and_due_time(cast, client, lang):
     assert ticket.number in body
     assert ("已报到/处理中" if lang == "zh-hans" else "Claimed / in progress") in body
     if lang == "zh-hans":
-        assert "承诺时限" in body  # the due-time column
+        # The time-left column, with the promise's due time under each badge.
+        assert "剩余时间" in body and 'class="bo-due"' in body

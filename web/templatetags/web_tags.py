@@ -40,3 +40,26 @@ def working_span(value) -> str:
 def due_day(value) -> str:
     """A due moment as people say it: 今天 18:00, 明天 10:30, 12月8日 09:00."""
     return "" if not value else due_text(value)
+
+
+@register.filter
+def epoch_ms(value) -> str:
+    """A moment as milliseconds since 1970 (for the pages' scripts: no parsing of formats)."""
+    return "" if not value else str(int(value.timestamp() * 1000))
+
+
+@register.inclusion_tag("web/_countdown_words.html")
+def countdown_words():
+    """The words of a countdown for web/countdown.js, in the reader's language, from the same
+    messages the server renders them with, and the server's clock to correct the phone's."""
+    from django.utils import timezone
+    from django.utils.translation import gettext
+
+    return {
+        "now": epoch_ms(timezone.now()),
+        "left": gettext("剩余 %(t)s"),
+        "over": gettext("已超时 %(t)s"),
+        "dh": gettext("%(d)d天%(h)d小时"),
+        "hm": gettext("%(h)d小时%(m)d分钟"),
+        "m": gettext("%(m)d分钟"),
+    }

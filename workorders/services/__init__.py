@@ -6,6 +6,7 @@ nothing else; import them from here."""
 
 from .attachments import (
     ALLOWED_IMAGE_TYPES,
+    attachment_make_thumbnail,
     attachment_strip_metadata,
     validate_attachment,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "INTAKE_FIELDS",
     "REPEAT_WINDOW",
     "REPORT_FIELDS",
+    "attachment_make_thumbnail",
     "attachment_strip_metadata",
     "category_by_ref",
     "find_repeat_of",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import PurePosixPath
 
@@ -9,15 +10,25 @@ import filetype
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
+from PIL import Image, UnidentifiedImageError
 
 from accounts.models import User
 
 from ..errors import Invalid
-from ..images import CleanImage, TooManyPixels, Unreadable, clean_image, has_metadata
+from ..images import (
+    CleanImage,
+    TooManyPixels,
+    Unreadable,
+    clean_image,
+    has_metadata,
+    thumbnail,
+)
 from ..models import (
     Attachment,
     Ticket,
 )
+
+logger = logging.getLogger(__name__)
 
 ALLOWED_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"}
 
@@ -76,10 +87,13 @@ def _store_attachment(ticket: Ticket, by: User, upload, now: datetime) -> Attach
     mime = validate_attachment(upload)
     clean = _cleaned(upload, mime)
     original = (upload.name or "photo")[:200]
+    stem = PurePosixPath(original).stem
+    small = thumbnail(clean.content)
     return Attachment.objects.create(
         ticket=ticket,
         uploaded_by=by,
-        file=ContentFile(clean.content, name=PurePosixPath(original).stem + clean.extension),
+        file=ContentFile(clean.content, name=stem + clean.extension),
+        thumbnail=ContentFile(small.content, name=stem + small.extension),
         original_name=original,
         content_type=clean.content_type,
         size=len(clean.content),
@@ -115,4 +129,34 @@ def attachment_strip_metadata(*, attachment: Attachment) -> bool:
     attachment.size = len(clean.content)
     attachment.save(update_fields=["file", "content_type", "size"])
     attachment.file.storage.delete(old_name)
+    attachment_make_thumbnail(attachment=attachment, force=True)
+    return True
+
+
+def attachment_make_thumbnail(*, attachment: Attachment, force: bool = False) -> bool:
+    """Make the small JPEG of a photo stored before thumbnails were made (as
+    `_store_attachment` does now). False when there was nothing to do: it has one already
+    (unless `force`), the file is gone, or it cannot be decoded (lists then show the photo)."""
+    if attachment.thumbnail and not force:
+        return False
+    try:
+        handle = attachment.file.open("rb")
+    except (FileNotFoundError, ValueError):
+        return False
+    with handle:
+        content = handle.read()
+    try:
+        small = thumbnail(content)
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, ValueError) as exc:
+        logger.warning("No thumbnail for attachment %s: %s", attachment.pk, exc)
+        return False
+    old = attachment.thumbnail.name if attachment.thumbnail else ""
+    attachment.thumbnail.save(
+        PurePosixPath(attachment.original_name or "photo").stem + small.extension,
+        ContentFile(small.content),
+        save=False,
+    )
+    attachment.save(update_fields=["thumbnail"])
+    if old:
+        attachment.thumbnail.storage.delete(old)
     return True

@@ -12,6 +12,7 @@ from accounts.roles import Role
 from sla import services as clocks
 from sla.models import ClockKind
 
+from .. import events
 from ..errors import Invalid, InvalidState
 from ..models import (
     Category,
@@ -177,6 +178,7 @@ def ticket_assign(*, ticket: Ticket, by: User, handler: User | None, now: dateti
         now=now,
         data={"handler": handler.username},
     )
+    events.publish(events.RECORDED, ticket=ticket, record="assign", by=by, now=now)
     return ticket
 
 

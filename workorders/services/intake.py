@@ -39,6 +39,10 @@ from .common import (
 from .dispatch import _dispatch, routing_department
 
 REPEAT_WINDOW = timedelta(days=30)
+# 发现时间 sent by a phone that kept the report while offline: at most this old, and not later
+# than the server's clock by more than the skew a phone's clock may have.
+FOUND_AT_MAX_AGE = timedelta(hours=72)
+FOUND_AT_CLOCK_SKEW = timedelta(minutes=5)
 
 
 # --------------------------------------------------------------------------- numbering
@@ -84,6 +88,7 @@ REPORT_FIELDS = (
     "description",
     "latitude",
     "longitude",
+    "found_at",
 )
 
 
@@ -186,6 +191,9 @@ def _report(
     urgency_reason = (urgency_reason or "").strip()
     if category and urgency != default_urgency and not urgency_reason:
         errors["urgency_reason"] = [_("修改系统建议的紧急程度时请说明原因。")]
+    found_at_error = _found_at_error(fields.get("found_at"), now)
+    if found_at_error:
+        errors["found_at"] = [found_at_error]
 
     ticket = Ticket(
         reporter=by,
@@ -257,6 +265,20 @@ def _report(
         return replay.ticket
     ticket.replayed = False
     return ticket
+
+
+def _found_at_error(found_at: datetime | None, now: datetime) -> str:
+    """Why a reported 发现时间 cannot be right ('' when it can): not in the future, not older
+    than FOUND_AT_MAX_AGE."""
+    if found_at is None:
+        return ""
+    if found_at > now + FOUND_AT_CLOCK_SKEW:
+        return _("发现时间不能晚于当前时间。")
+    if found_at < now - FOUND_AT_MAX_AGE:
+        return _("发现时间不能早于%(hours)d小时前。") % {
+            "hours": int(FOUND_AT_MAX_AGE.total_seconds() // 3600)
+        }
+    return ""
 
 
 class _Replayed(Exception):

@@ -158,11 +158,15 @@ def ticket_supervise(*, ticket: Ticket, by: User | None, note: str, now: datetim
     if by is not None:
         _require(by, "supervise", ticket)
     if not ticket.is_open:
-        raise InvalidState()
+        raise InvalidState(_("工单已办结或已作废，无需督办。"))
     note = _text(note, "note")
     row = Supervision.objects.create(ticket=ticket, by=by, note=note, created_at=now)
     Ticket.objects.filter(pk=ticket.pk).update(supervise_count=F("supervise_count") + 1)
     ticket.supervise_count += 1
+    if by is not None:
+        events.publish(
+            events.RECORDED, ticket=ticket, record="supervise", by=by, note=note, now=now
+        )
     return row
 
 

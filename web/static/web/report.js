@@ -23,7 +23,7 @@
   var last = "";
   function checkRepeat() {
     var c = category(), p = phone.value.replace(/\s/g, "");
-    if (!c || p.length < 7) return;
+    if (!c || p.length < 7) { box.hidden = true; last = ""; return; }
     var q = "?phone=" + encodeURIComponent(p) + "&category=" + encodeURIComponent(c.value);
     if (q === last) return;
     last = q;
@@ -44,6 +44,13 @@
   other.addEventListener("change", function () {
     if (other.value) for (var j = 0; j < radios.length; j++) radios[j].checked = false;
     update();
+  });
+  // Warn while the number is being typed (the box sits right under the field), not only when
+  // the reporter has moved on down the form.
+  var typing = null;
+  phone.addEventListener("input", function () {
+    clearTimeout(typing);
+    typing = setTimeout(checkRepeat, 300);
   });
   phone.addEventListener("blur", checkRepeat);
 

@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0002_roles_and_lines'),
         ('accounts', '0002_roles_and_lines'),
-        ('workorders', '0009_risk_score'),
+        ('workorders', '0011_ticket_found_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
