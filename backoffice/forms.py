@@ -522,6 +522,7 @@ class ChaseForm(TransitionForm):
 
     def submit(self) -> str:
         services.ticket_chase(ticket=self.ticket, by=self.user, note=self.cleaned_data["note"])
+        return self.success_message
 
 
 class CorrectCategoryForm(TransitionForm):
