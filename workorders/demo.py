@@ -24,7 +24,9 @@ from .models import (
     CauseCategory,
     Channel,
     ChannelAccount,
+    HandlerSkill,
     IdempotencyRecord,
+    ReplyTemplate,
     Satisfaction,
     State,
     Urgency,
@@ -496,11 +498,75 @@ def seed_channel_intake(password: str, *, now: datetime) -> list[str]:
     return lines
 
 
+# 回复模板 and handler skills of the demo departments: (department, category or group, cause,
+# title, result, public reply) and (handler, category or group).
+REPLY_TEMPLATES = [
+    (
+        "network",
+        "network_quality",
+        "network",
+        "基站优化后恢复",
+        "经核查为周边基站覆盖不足，已调整天线参数并优化邻区，复测信号正常。",
+        "您好，您反映的信号问题已处理，周边基站已完成优化。如仍有问题请随时联系我们。",
+    ),
+    (
+        "network",
+        "broadband_fault",
+        "network",
+        "光猫更换",
+        "上门检测光猫故障，已更换光猫并测速正常。",
+        "您好，已为您更换光猫，宽带已恢复正常使用。",
+    ),
+    (
+        "network",
+        None,
+        "customer",
+        "客户侧原因",
+        "经上门核查为客户室内线路/终端问题，已向客户说明处理办法。",
+        "您好，经检查问题出在室内线路或终端，已现场向您说明处理办法。",
+    ),
+    (
+        "business",
+        "billing",
+        "business",
+        "缴费到账后复机",
+        "核实缴费已到账，已手工复机，客户确认可正常使用。",
+        "您好，您的缴费已到账，号码已恢复正常使用。给您带来不便，敬请谅解。",
+    ),
+]
+SKILLS = [
+    ("handler", "network_quality"),
+    ("handler_broadband", "broadband_fault"),
+    ("handler_business", "billing"),
+]
+
+
+def seed_department_setup(depts: dict[str, Department], users: dict[str, User]) -> None:
+    """Reply templates and handler skills (auto-assign stays off: a department switches it
+    on in the admin)."""
+    cats = {c.code: c for c in Category.objects.all()}
+    for dept, cat, cause, title, result, public in REPLY_TEMPLATES:
+        ReplyTemplate.objects.update_or_create(
+            department=depts[dept],
+            title=title,
+            defaults={
+                "category": cats[cat] if cat else None,
+                "cause": cause,
+                "result": result,
+                "public_reply": public,
+            },
+        )
+    for username, cat in SKILLS:
+        if username in users:
+            HandlerSkill.objects.get_or_create(user=users[username], category=cats[cat])
+
+
 def seed_demo(*, now: datetime | None = None) -> SeedResult:
     from sla.demo import seed_sla_demo
 
     depts = seed_reference_data()
     users = seed_accounts(depts, settings.DEMO_PASSWORD)
+    seed_department_setup(depts, users)
     sla = seed_sla_demo()
     result = seed_orders(users, now=now)
     result.sla_notes = sla.skipped_years

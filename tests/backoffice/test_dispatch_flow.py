@@ -182,3 +182,19 @@ def test_the_flow_pages_in_english(cast, client_for, routed):
     assert ">Correct category<" in order
     workload = c.get(reverse("admin:workorders_ticket_workload")).content.decode()
     assert "Handler workload" in workload and "处理人工作量" not in workload
+
+
+def test_save_and_next_follows_a_role_preset(cast, client_for, three):
+    """The dispatcher's 待派单 preset (`?preset=to_dispatch`) is a queue like any filter."""
+    preset = "preset=to_dispatch"
+    c = client_for(cast.dispatcher)
+    for i, t in enumerate(three):
+        response = c.post(
+            queued(do_url(t, "dispatch"), preset),
+            {"department": cast.network.pk, "version": t.version, "_next": "1"},
+        )
+        expected = (
+            queued(change_url(three[i + 1]), preset) if i < 2 else f"{changelist_url()}?{preset}"
+        )
+        assert response["Location"] == expected
+    assert "当前队列已处理完，没有下一张工单。" in messages_of(c.get(response["Location"]))

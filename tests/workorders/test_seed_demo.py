@@ -58,3 +58,15 @@ def test_seed_demo_twice_gives_the_same_data(db, monkeypatch):
     assert "0 created, 24 already there" in out.getvalue()
     assert row_counts() == first_counts
     assert snapshot() == first
+
+
+def test_demo_has_reply_templates_and_skills_and_seeding_twice_adds_none(db):
+    from workorders.models import HandlerSkill, ReplyTemplate
+
+    depts = demo.seed_reference_data()
+    users = demo.seed_accounts(depts, "pw-for-tests-1")
+    demo.seed_department_setup(depts, users)
+    demo.seed_department_setup(depts, users)
+    assert ReplyTemplate.objects.count() == len(demo.REPLY_TEMPLATES)
+    assert HandlerSkill.objects.count() == len(demo.SKILLS)
+    assert ReplyTemplate.objects.filter(department__code="network").count() == 3
