@@ -204,3 +204,15 @@ def test_digest_task_is_scheduled_daily(settings):
     from notifications.tasks import notification_digest_task
 
     assert notification_digest_task.name == entry["task"]
+
+
+def test_demo_history_older_than_a_day_is_read_today_stays_unread(cast):
+    from notifications.digest import seed_demo_history_read
+
+    now = timezone.now()
+    old = ticket_in_state(cast, State.DISPATCHED, now=now - timedelta(days=3))
+    new = ticket_in_state(cast, State.DISPATCHED, now=now - timedelta(hours=2))
+    seed_demo_history_read(now=now)
+    unread = Notification.objects.filter(recipient=cast.lead, read_at=None)
+    assert set(unread.values_list("ticket_id", flat=True)) == {new.pk}
+    assert Notification.objects.filter(recipient=cast.lead, ticket=old).exclude(read_at=None)
