@@ -24,6 +24,11 @@ class NotificationsConfig(AppConfig):
         )
 
         events.subscribe(events.TRANSITION, notify_transition)
+        from workorders.demo import register_demo_step
+
+        from .digest import seed_demo_history_read
+
+        register_demo_step(seed_demo_history_read, order=2000)
         events.subscribe(events.CHASE, notify_chase)
         events.subscribe(events.RECORDED, notify_recorded)
         events.subscribe(events.RISK_ALERT, notify_risk_alert)

@@ -141,3 +141,13 @@ def _send(now: datetime) -> int:
         notes.append(Note(user, None, NotificationKind.OTHER, key, texts))
     notifications_create(notes=notes, now=now)
     return len(notes)
+
+
+def seed_demo_history_read(*, users=None, now: datetime) -> list[str]:
+    """Demo step (`manage.py seed_demo`, last): the demo writes months of history through the
+    services in one go, and every step of it notified someone. What is older than a day is
+    history, not news: marked read, so a first login shows today's few, as in real use."""
+    n = Notification.objects.filter(
+        read_at__isnull=True, created_at__lt=now - timedelta(hours=24)
+    ).update(read_at=now)
+    return [f"Demo notifications older than a day marked read: {n}"]

@@ -400,3 +400,25 @@ def test_changelist_query_count_of_each_preset_is_the_same_at_5_and_50_rows(
     big, rows_big = count(50)
     assert rows_big > rows_small  # the bigger page really shows more orders
     assert small == big
+
+
+def test_a_preset_is_kept_in_the_order_links_and_back(cast, client_for):
+    t = report(cast)
+    client = client_for(cast.dispatcher)
+    body = client.get(changelist_url() + "?preset=to_dispatch").content.decode()
+    # The admin carries the queue to the order page (and "save and next" can walk it).
+    assert f"{change_url(t)}?_changelist_filters=preset%3Dto_dispatch" in body
+
+
+def test_tabs_and_navigation_in_english(cast, client_for):
+    from django.test import Client
+
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(cast.lead)
+    response = client.get(changelist_url())
+    tabs = response.content.decode().split('<nav class="bo-queues"')[1].split("</nav>")[0]
+    topnav = response.content.decode().split('<nav class="bo-topnav"')[1].split("</nav>")[0]
+    for text in ("Open", "Finished", "All", "Awaiting claim", "Breached"):
+        assert text in tabs, text
+    assert "Notifications" in topnav and "Reports" in topnav
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in tabs + topnav), tabs + topnav

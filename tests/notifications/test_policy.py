@@ -1,14 +1,17 @@
 """Issue 16's notification policy: staff are told at once only of what needs them or changes
 their order; everything else is in a once-daily digest."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from jobs.locks import run_once
 from notifications.digest import JOB, digest_key, notification_digest_send
 from notifications.models import Notification
+from tests.conftest import requires_postgres
 from tests.factories import report, ticket_in_state, user_with
 from workorders import services
 from workorders.models import State
@@ -157,6 +160,7 @@ def test_digest_runs_once_a_day_even_if_triggered_twice(cast):
     assert Notification.objects.filter(key=digest_key(cast.dispatcher, timezone.localdate(now)))
 
 
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="the PostgreSQL variant below")
 def test_a_digest_run_while_another_holds_the_job_does_nothing(cast):
     report(cast)
     with run_once(JOB, lease=timedelta(minutes=30)) as mine:
@@ -166,9 +170,49 @@ def test_a_digest_run_while_another_holds_the_job_does_nothing(cast):
     assert notification_digest_send() > 0
 
 
+@requires_postgres
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_digest_workers_at_once_write_each_digest_once(cast):
+    """Two workers (two database sessions) triggered together: one writes, the other finds the
+    job taken; then a third run the same day finds today's digests written."""
+    report(cast)
+    barrier = threading.Barrier(2)
+    results = []
+
+    def worker():
+        try:
+            barrier.wait(timeout=30)
+            results.append(notification_digest_send())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    written = Notification.objects.filter(key__startswith="digest:").count()
+    assert written > 0 and sorted(results)[-1] == written
+    assert notification_digest_send() == 0
+    assert Notification.objects.filter(key__startswith="digest:").count() == written
+
+
 def test_digest_task_is_scheduled_daily(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["notifications-digest"]
     assert entry["task"] == "notifications.tasks.notification_digest_task"
     from notifications.tasks import notification_digest_task
 
     assert notification_digest_task.name == entry["task"]
+
+
+def test_demo_history_older_than_a_day_is_read_today_stays_unread(cast):
+    from notifications.digest import seed_demo_history_read
+
+    now = timezone.now()
+    old = ticket_in_state(cast, State.DISPATCHED, now=now - timedelta(days=3))
+    new = ticket_in_state(cast, State.DISPATCHED, now=now - timedelta(hours=2))
+    seed_demo_history_read(now=now)
+    unread = Notification.objects.filter(recipient=cast.lead, read_at=None)
+    assert set(unread.values_list("ticket_id", flat=True)) == {new.pk}
+    assert Notification.objects.filter(recipient=cast.lead, ticket=old).exclude(read_at=None)
