@@ -8,9 +8,11 @@ is not a change."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db.models.signals import post_save, pre_save
+from django.contrib.auth.models import Group, Permission
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from . import access
 from .tokens import tokens_revoke
 
 User = get_user_model()
@@ -50,3 +52,26 @@ def _revoke_on_credential_change(sender, instance, created=False, raw=False, **k
     if getattr(instance, "_revoke_tokens", False):
         instance._revoke_tokens = False
         tokens_revoke(user=instance)
+
+
+# --------------------------------------------------------------------------- rights copy
+
+
+def _rights_changed(sender, **kwargs) -> None:
+    """Who holds which role or permission changed: drop the per-process copy (access.py).
+    Saves of the user row itself need nothing: activity and superuser status are read from
+    the row, which every request loads anyway."""
+    if kwargs.get("raw"):
+        return
+    if kwargs.get("action", "post_").startswith("pre_"):
+        return
+    access.invalidate()
+
+
+for _sender in (User.groups.through, User.user_permissions.through, Group.permissions.through):
+    m2m_changed.connect(_rights_changed, sender=_sender, dispatch_uid=f"access.{_sender.__name__}")
+for _model in (Group, Permission):
+    post_save.connect(_rights_changed, sender=_model, dispatch_uid=f"access.save.{_model.__name__}")
+    post_delete.connect(
+        _rights_changed, sender=_model, dispatch_uid=f"access.delete.{_model.__name__}"
+    )

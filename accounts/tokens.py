@@ -60,7 +60,12 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     """DRF's token authentication, refusing (and deleting) a token past its lifetime."""
 
     def authenticate_credentials(self, key):
-        user, token = super().authenticate_credentials(key)
+        # The user's department comes in the same query (every service reads it: the
+        # reporter's department, a lead's scope). Refusals are DRF's own, with its messages.
+        token = Token.objects.select_related("user__department").filter(key=key).first()
+        if token is None or not token.user.is_active:
+            return super().authenticate_credentials(key)
+        user = token.user
         if token_is_expired(token):
             token.delete()
             raise TokenExpired()

@@ -67,9 +67,27 @@ def _end_of(ticket: Ticket, now: datetime) -> datetime | None:
     return (ticket.closed_at or ticket.cancelled_at or now) + LINK_LIFETIME
 
 
-def _link(ticket: Ticket, *, now: datetime) -> tuple[StatusLink, str]:
-    """The order's link and its token, creating the link if the order has none."""
-    link = StatusLink.objects.filter(ticket=ticket).first()
+def _link(ticket: Ticket, *, now: datetime, new: bool = False) -> tuple[StatusLink, str]:
+    """The order's link and its token, creating the link if the order has none. `new`: the
+    order is being created in this transaction, so it has no link and nobody else can make
+    one yet (no look-up, no savepoint). The new link is kept on the instance for the other
+    listeners of the same event (same `now`), which would otherwise read it back."""
+    made = getattr(ticket, "_status_link", None)
+    if made is not None and made[0] == now:
+        return made[1], made[2]
+    link = None if new else StatusLink.objects.filter(ticket=ticket).first()
+    if link is None and new:
+        nonce = secrets.token_hex(16)
+        token = tokens.derive(ticket.pk, nonce)
+        link = StatusLink.objects.create(
+            ticket=ticket,
+            nonce=nonce,
+            token_hash=tokens.digest(token),
+            created_at=now,
+            expires_at=_end_of(ticket, now),
+        )
+        ticket._status_link = (now, link, token)
+        return link, token
     if link is None:
         nonce = secrets.token_hex(16)
         token = tokens.derive(ticket.pk, nonce)
@@ -136,7 +154,7 @@ def status_link_lookup(token: str, *, now: datetime | None = None) -> StatusLink
 
 
 def on_reported(*, ticket: Ticket, now: datetime, **_kw) -> None:
-    _link(ticket, now=now)
+    _link(ticket, now=now, new=True)
 
 
 def on_transition(*, ticket: Ticket, transition: str, audit_id: int, now: datetime, **_kw):

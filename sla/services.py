@@ -135,6 +135,40 @@ def clock_start(
     *, ticket, kind: str, now: datetime, department=None, started_at: datetime | None = None
 ) -> Clock:
     """Start a clock under the most specific rule (kept by the clock for its whole life)."""
+    clock = _new_clock(
+        ticket=ticket, kind=kind, now=now, department=department, started_at=started_at
+    )
+    clock.save()
+    _sync_ticket(ticket, clock)
+    return clock
+
+
+def clocks_for_report(*, ticket, now: datetime) -> list[Clock]:
+    """The clocks a new order starts with (dispatch, promise, and first-response or regulator
+    where they apply), not yet saved: the order's promise due time is set from them before the
+    order is first written, and the caller inserts them in one statement (`clocks_insert`)."""
+    kinds = [ClockKind.DISPATCH, ClockKind.PROMISE]
+    if ticket.channel in FIRST_RESPONSE_CHANNELS:
+        kinds.append(ClockKind.FIRST_RESPONSE)
+    if ticket.is_regulator:
+        kinds.append(ClockKind.REGULATOR)
+    made = [_new_clock(ticket=ticket, kind=kind, now=now) for kind in kinds]
+    ticket.promise_due_at = made[1].due_at
+    return made
+
+
+def clocks_insert(*, ticket, clocks: list[Clock]) -> None:
+    """Insert the clocks of `clocks_for_report` (one INSERT) and link the promise clock."""
+    for clock in clocks:
+        clock.ticket = ticket
+    Clock.objects.bulk_create(clocks)
+    for clock in clocks:
+        _sync_ticket(ticket, clock)
+
+
+def _new_clock(
+    *, ticket, kind: str, now: datetime, department=None, started_at: datetime | None = None
+) -> Clock:
     policy = policy_for(ticket=ticket, kind=kind)
     calendar_id = calendar_id_for(kind=kind, policy=policy, department=department)
     start = started_at or now
@@ -152,10 +186,6 @@ def clock_start(
         risk_at=due,
     )
     _refresh_marks(clock)
-    clock.save()
-    if kind == ClockKind.PROMISE:
-        ticket.promise_clock = clock
-        ticket.promise_due_at = clock.due_at
     return clock
 
 

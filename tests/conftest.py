@@ -44,6 +44,16 @@ def _sla_reference_cache():
     reference.clear()
 
 
+@pytest.fixture(autouse=True)
+def _access_cache():
+    """The per-process copy of users' roles and permissions must not outlive a test's rows."""
+    from accounts import access
+
+    access.clear()
+    yield
+    access.clear()
+
+
 @pytest.fixture
 def cast(db) -> Cast:
     return Cast()

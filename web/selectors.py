@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
 
 from workorders.models import (
     OPEN_STATES,
     Category,
+    CategoryUsage,
     IdempotencyRecord,
     RedoProposal,
     RequestStatus,
@@ -19,24 +22,36 @@ from workorders.permissions import may
 from workorders.selectors import tickets_visible_to
 
 POPULAR_WINDOW = timedelta(days=90)
+# Everybody's counts change slowly and are the same for every user: each process keeps them
+# this long in the cache instead of summing the roll-up on every form.
+POPULAR_CACHE_SECONDS = 300
 
 
 def report_categories(user, *, now: datetime) -> list[Category]:
     """Active leaf categories, the ones this user reports most first, then the ones everybody
-    reported most lately, then the configured order."""
-    since = now - POPULAR_WINDOW
+    reported most lately, then the configured order. Counts come from the monthly roll-up
+    (`CategoryUsage`, the months that overlap the last 90 days), never from the orders, so
+    the form costs the same at any number of orders."""
+    since = timezone.localdate(now - POPULAR_WINDOW).replace(day=1)
     has_children = Category.objects.filter(parent=OuterRef("pk"), is_active=True)
-    return list(
+    mine = _usage_counts(CategoryUsage.objects.filter(user=user, month__gte=since))
+    key = f"web:report-categories:{since:%Y%m}"
+    recent = cache.get(key)
+    if recent is None:
+        recent = _usage_counts(CategoryUsage.objects.filter(month__gte=since))
+        cache.set(key, recent, POPULAR_CACHE_SECONDS)
+    categories = list(
         Category.objects.filter(is_active=True)
         .exclude(Exists(has_children))
         .select_related("parent")
-        .annotate(
-            mine=Count(
-                "tickets", filter=Q(tickets__reporter=user, tickets__reported_at__gte=since)
-            ),
-            recent=Count("tickets", filter=Q(tickets__reported_at__gte=since)),
-        )
-        .order_by("-mine", "-recent", "sort_order", "id")
+    )
+    categories.sort(key=lambda c: (-mine.get(c.pk, 0), -recent.get(c.pk, 0), c.sort_order, c.pk))
+    return categories
+
+
+def _usage_counts(rows: QuerySet[CategoryUsage]) -> dict[int, int]:
+    return dict(
+        rows.values("category").annotate(n=Sum("count")).order_by().values_list("category", "n")
     )
 
 

@@ -679,6 +679,29 @@ class TicketSequence(models.Model):
         return f"{self.day}: {self.last}"
 
 
+class CategoryUsage(models.Model):
+    """How many orders a person reported in a category in a month (local time): a small
+    roll-up written by the report service in the order's own transaction, so the report form
+    can put a person's usual categories first without counting orders."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()  # the first day of the month
+    count = models.PositiveIntegerField(default=0)
+    last_used = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "month", "category"], name="category_usage_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["month", "category"], name="category_usage_month")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.category_id} {self.month}: {self.count}"
+
+
 class CoHandling(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="cohandlings")
     department = models.ForeignKey(

@@ -8,21 +8,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from sla import services as clocks
-from sla.models import ClockKind
 
 from .. import events
 from ..errors import Conflict, IdempotencyMismatch, Invalid, NotAllowed, Unprocessable
 from ..models import (
     AuditEntry,
     Category,
+    CategoryUsage,
     Channel,
     IdempotencyRecord,
     Ticket,
@@ -49,13 +48,65 @@ FOUND_AT_CLOCK_SKEW = timedelta(minutes=5)
 
 
 def ticket_next_number(*, now: datetime) -> str:
-    """GD + local date + 6-digit daily sequence; the row lock of the UPDATE serialises
-    concurrent reports, so numbers are unique without gaps or retries."""
+    """GD + local date + 6-digit daily sequence, unique under concurrent reports.
+
+    On PostgreSQL each day has its own database sequence (`nextval` takes no lock that lasts
+    to the end of the transaction, so concurrent reports never wait for each other's commit;
+    a report that rolls back leaves a gap). Elsewhere (SQLite, whose writers are serialised
+    anyway) one upsert of the day's counter row."""
+    return _allocate(now=now)[0]
+
+
+def _allocate(*, now: datetime) -> tuple[str, int | None]:
+    """(number, id for the new order or None): on PostgreSQL both come from one query."""
     day = timezone.localdate(now)
-    TicketSequence.objects.bulk_create([TicketSequence(day=day, last=0)], ignore_conflicts=True)
-    TicketSequence.objects.filter(day=day).update(last=F("last") + 1)
-    last = TicketSequence.objects.filter(day=day).values_list("last", flat=True).get()
-    return f"GD{day:%Y%m%d}{last:06d}"
+    if connection.vendor == "postgresql":
+        last, ticket_id = _pg_next(day)
+    else:
+        last, ticket_id = _counter_next(day), None
+    return f"GD{day:%Y%m%d}{last:06d}", ticket_id
+
+
+def _counter_next(day) -> int:
+    table = TicketSequence._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f'INSERT INTO "{table}" ("day", "last") VALUES (%s, 1) '
+            f'ON CONFLICT ("day") DO UPDATE SET "last" = "{table}"."last" + 1 RETURNING "last"',
+            [connection.ops.adapt_datefield_value(day)],
+        )
+        return cur.fetchone()[0]
+
+
+def _day_sequence(day) -> str:
+    return f"workorders_ticket_no_{day:%Y%m%d}"
+
+
+def _pg_next(day) -> tuple[int, int]:
+    """The day's next number and the new order's id, in one round trip; the day's sequence
+    is created by the first report of the day (a NULL number says it does not exist yet)."""
+    name = _day_sequence(day)
+    table = Ticket._meta.db_table
+    sql = (
+        "SELECT (SELECT nextval(c.oid::regclass) FROM pg_class c "
+        "WHERE c.relname = %s AND c.relkind = 'S' AND pg_table_is_visible(c.oid)), "
+        f"nextval(pg_get_serial_sequence('{table}', 'id'))"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, [name])
+        last, ticket_id = cur.fetchone()
+        if last is None:
+            # Once a day: creators queue on an advisory lock (held to the end of this
+            # transaction), so the second finds the first's sequence instead of failing on
+            # the catalog. A day that began on the counter table continues after its value.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [name])
+            start = (
+                TicketSequence.objects.filter(day=day).values_list("last", flat=True).first() or 0
+            ) + 1
+            cur.execute(f'CREATE SEQUENCE IF NOT EXISTS "{name}" START WITH {int(start)}')
+            cur.execute("SELECT nextval(%s::regclass)", [name])
+            last = cur.fetchone()[0]
+    return last, ticket_id
 
 
 # --------------------------------------------------------------------------- report
@@ -210,9 +261,12 @@ def _report(
     # The regulator's transfers run the statutory clock from the start.
     ticket.is_regulator = ticket.channel == Channel.REGULATOR
     try:
-        # The state is the FSM's; full_clean would assign it.
+        # The state is the FSM's; full_clean would assign it. The reporter, their department
+        # and the category are rows just read: checking that they exist would cost a query
+        # each. The (channel, external id) constraint only binds a channel's intake.
         exclude = ["number", "state", "promise_clock", "version"]
-        ticket.full_clean(exclude=[*exclude, "category"] if category is None else exclude)
+        exclude += ["reporter", "reporter_department", "category"]
+        ticket.full_clean(exclude=exclude, validate_constraints=bool(ticket.external_id))
     except ValidationError as exc:
         for key, messages in exc.message_dict.items():
             errors.setdefault(key, []).extend(messages)
@@ -223,17 +277,24 @@ def _report(
         with transaction.atomic():
             if idempotency_key:
                 record = _idempotency_claim(by, idempotency_key, fingerprint)
-            ticket.number = ticket_next_number(now=now)
+            ticket.number, ticket_id = _allocate(now=now)
             repeat_of = find_repeat_of(phone=ticket.customer_phone, category=category, now=now)
             if repeat_of is not None:
                 ticket.is_repeat = True
                 ticket.repeat_of = repeat_of
-            ticket.save()
-            clocks.clock_start(ticket=ticket, kind=ClockKind.DISPATCH, now=now)
-            clocks.clock_start(ticket=ticket, kind=ClockKind.PROMISE, now=now)
-            clocks.first_response_start(ticket=ticket, now=now)
-            clocks.regulator_start(ticket=ticket, now=now)
-            ticket.save(update_fields=["promise_clock", "promise_due_at"])
+            # The clocks are computed first so the order is written once with its promise
+            # due time. On PostgreSQL the order's id is known (above) and its clocks go in
+            # before it (the foreign keys are checked at commit), so it is inserted complete;
+            # elsewhere it is inserted, then linked to its promise clock.
+            started = clocks.clocks_for_report(ticket=ticket, now=now)
+            if ticket_id is not None:
+                ticket.pk = ticket_id
+                clocks.clocks_insert(ticket=ticket, clocks=started)
+                ticket.save(force_insert=True)
+            else:
+                ticket.save()
+                clocks.clocks_insert(ticket=ticket, clocks=started)
+                ticket.save(update_fields=["promise_clock"])
             AuditEntry.objects.create(
                 ticket=ticket,
                 transition="report",
@@ -261,6 +322,8 @@ def _report(
             if idempotency_key:
                 record.ticket = ticket
                 record.save(update_fields=["ticket"])
+            # Last: the reporter's row of the roll-up stays locked only until the commit.
+            _count_usage(by, category, now)
     except _Replayed as replay:
         return replay.ticket
     ticket.replayed = False
@@ -279,6 +342,27 @@ def _found_at_error(found_at: datetime | None, now: datetime) -> str:
             "hours": int(FOUND_AT_MAX_AGE.total_seconds() // 3600)
         }
     return ""
+
+
+def _count_usage(user: User, category: Category, now: datetime) -> None:
+    """One more order by `user` in `category` this month (CategoryUsage), as one upsert."""
+    table = CategoryUsage._meta.db_table
+    month = timezone.localdate(now).replace(day=1)
+    with connection.cursor() as cur:
+        cur.execute(
+            f'INSERT INTO "{table}" ("user_id", "category_id", "month", "count", "last_used") '
+            "VALUES (%s, %s, %s, 1, %s) "
+            'ON CONFLICT ("user_id", "month", "category_id") DO UPDATE SET '
+            f'"count" = "{table}"."count" + 1, "last_used" = CASE '
+            f'WHEN excluded."last_used" > "{table}"."last_used" THEN excluded."last_used" '
+            f'ELSE "{table}"."last_used" END',
+            [
+                user.pk,
+                category.pk,
+                connection.ops.adapt_datefield_value(month),
+                connection.ops.adapt_datetimefield_value(now),
+            ],
+        )
 
 
 class _Replayed(Exception):
