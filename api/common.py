@@ -101,8 +101,26 @@ def if_match_version(request, ticket: Ticket) -> int | None:
     return min(versions, default=0)
 
 
+def _one(qs) -> Ticket | None:
+    """The single order of a unique lookup, without the ORDER BY (and its compilation) that
+    `.first()` adds."""
+    found = list(qs[:1])
+    return found[0] if found else None
+
+
+def ticket_detail_get(request, number: str) -> Response:
+    """GET of an order: read once, with everything the detail shows (no load-then-reload)."""
+    if len(number) > 16 or "\x00" in number:
+        raise NotFound()
+    ticket = _one(detail_queryset(request.user).filter(number=number))
+    if ticket is None:
+        raise NotFound()
+    data = TicketDetailSerializer(ticket, context={"request": request}).data
+    return Response(data, headers={"ETag": etag_of(ticket)})
+
+
 def ticket_detail_response(request, ticket: Ticket, *, status: int = 200, headers=None):
-    fresh = detail_queryset(request.user).filter(pk=ticket.pk).first()
+    fresh = _one(detail_queryset(request.user).filter(pk=ticket.pk))
     if fresh is None:
         # The action moved the order out of the user's sight (e.g. re-dispatched elsewhere):
         # show them the result of what they just did, once.

@@ -23,6 +23,7 @@ from .common import (
     idempotency_key,
     idempotent,
     if_match_version,
+    ticket_detail_get,
     ticket_detail_response,
 )
 from .filters import TicketFilter
@@ -139,8 +140,7 @@ class TicketDetail(GenericAPIView):
 
     @extend_schema(operation_id="tickets_retrieve", tags=["tickets"], parameters=[NUMBER_PARAM])
     def get(self, request, number):
-        ticket = get_ticket(request, number)
-        return ticket_detail_response(request, ticket)
+        return ticket_detail_get(request, number)
 
     @extend_schema(
         operation_id="tickets_update",
