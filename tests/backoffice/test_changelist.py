@@ -237,3 +237,43 @@ def test_changelist_query_count_is_the_same_at_10_and_100_orders(cast, client_fo
         client.get(changelist_url() + "?all=")
     # All 100 rows on one page: still no per-row queries (no more than a 50-row page).
     assert len(ctx.captured_queries) <= queries_100
+
+
+@pytest.mark.parametrize("lang", ["zh-hans", "en"])
+def test_quick_action_checkbox_is_djangos_markup(cast, lang):
+    from django.contrib import admin as django_admin
+    from django.utils import translation
+
+    from backoffice.ticket_admin import TicketAdmin
+
+    t = ticket_in_state(cast, State.DISPATCHED)
+    model_admin = TicketAdmin(Ticket, django_admin.site)
+    with translation.override(lang):
+        quick = model_admin.action_checkbox(t)
+        stock = django_admin.ModelAdmin.action_checkbox(model_admin, t)
+    assert str(quick) == str(stock)
+    assert t.number in quick
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    # SQLite, PostgreSQL (an unfiltered list reads the planner's row estimate there).
+    [("dispatcher", (11, 12)), ("lead", (12, 12))],
+)
+def test_changelist_query_count_is_pinned_per_role(cast, client_for, role, expected):
+    """The page's queries do not depend on how many orders there are or how many are on it."""
+    client = client_for(cast.by_role(role))
+
+    def make(start, n):
+        for i in range(start, start + n):
+            t = ticket_in_state(cast, State.DISPATCHED, phone=f"1390000{i:04d}")
+            if i % 3 == 0:
+                services.ticket_claim(ticket=t, by=cast.lead, handler=cast.handler)
+
+    make(0, 3)
+    client.get(changelist_url())  # warm per-process reference caches
+    few = _changelist_queries(client)
+    make(3, 57)
+    many = _changelist_queries(client)
+    assert (few[1], many[1]) == (3, 50)
+    assert few[0] == many[0] == expected[connection.vendor == "postgresql"]
