@@ -9,7 +9,7 @@ import json
 import re
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -26,11 +26,21 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 
 
-def detail_queryset(user, base=None):
+def _with_detail(qs):
+    """What the detail shows, in one query plus two prefetches. The category's parent comes
+    from the per-process copy of the categories and the linked orders' numbers from scalar
+    subqueries: joined, they made eight tables, and PostgreSQL spent ~13 ms planning the join
+    order of a query that runs in under 1 ms."""
     return (
-        tickets_visible_to(user, base)
-        .select_related("category__parent", "department", "handler", "reporter")
-        .select_related("repeat_of", "duplicate_of")
+        qs.select_related("category", "department", "handler", "reporter")
+        .annotate(
+            repeat_of_number=Subquery(
+                Ticket.objects.filter(pk=OuterRef("repeat_of_id")).values("number")[:1]
+            ),
+            duplicate_of_number=Subquery(
+                Ticket.objects.filter(pk=OuterRef("duplicate_of_id")).values("number")[:1]
+            ),
+        )
         .prefetch_related(
             Prefetch(
                 "clocks",
@@ -39,6 +49,10 @@ def detail_queryset(user, base=None):
             "co_departments",
         )
     )
+
+
+def detail_queryset(user, base=None):
+    return _with_detail(tickets_visible_to(user, base))
 
 
 def get_ticket(request, number: str, *, lock: bool = False) -> Ticket:
@@ -124,14 +138,9 @@ def ticket_detail_response(request, ticket: Ticket, *, status: int = 200, header
     if fresh is None:
         # The action moved the order out of the user's sight (e.g. re-dispatched elsewhere):
         # show them the result of what they just did, once.
-        fresh = detail_queryset(request.user, Ticket.objects.filter(pk=ticket.pk)).first()
+        fresh = _one(detail_queryset(request.user, Ticket.objects.filter(pk=ticket.pk)))
         if fresh is None:
-            fresh = (
-                Ticket.objects.select_related("category__parent", "department", "handler")
-                .select_related("reporter", "repeat_of", "duplicate_of")
-                .prefetch_related("clocks__department", "co_departments")
-                .get(pk=ticket.pk)
-            )
+            fresh = _with_detail(Ticket.objects.filter(pk=ticket.pk)).get()
     data = TicketDetailSerializer(fresh, context={"request": request}).data
     return Response(data, status=status, headers={"ETag": etag_of(fresh), **(headers or {})})
 

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from accounts.models import Department, User
 from sla.models import SlaStatus
+from sla.reference import category_name
 from sla.selectors import clock_rule_text, promise_remaining
 from workorders.models import (
     Attachment,
@@ -72,6 +73,10 @@ class CategoryBriefSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     path = serializers.CharField(source="path_display")
+
+    def to_representation(self, category):
+        # The parent's name from the per-process copy: callers need not load the parent.
+        return _category_brief(category)
 
 
 class DepartmentSerializer(serializers.ModelSerializer):
@@ -230,7 +235,15 @@ def _department_brief(department) -> dict:
 
 
 def _category_brief(category) -> dict:
-    return {"id": int(category.id), "name": str(category.name), "path": str(category.path_display)}
+    return {"id": int(category.id), "name": str(category.name), "path": category_path(category)}
+
+
+def category_path(category) -> str:
+    """`Category.path_display` with the parent's name from the per-process copy of the
+    categories (cleared when any category is saved), so lists need not join the parent."""
+    if not category.parent_id:
+        return str(category.name)
+    return f"{category_name(category.parent_id)} / {category.name}"
 
 
 class ClockSerializer(serializers.Serializer):
@@ -335,8 +348,9 @@ class TicketDetailSerializer(serializers.Serializer):
     cancelled_at = serializers.DateTimeField(allow_null=True)
     cancel_reason = serializers.CharField()
     is_repeat = serializers.BooleanField()
-    repeat_of = serializers.CharField(source="repeat_of.number", allow_null=True)
-    duplicate_of = serializers.CharField(source="duplicate_of.number", allow_null=True)
+    # Annotated by api.common.detail_queryset (the linked order's number).
+    repeat_of = serializers.CharField(source="repeat_of_number", allow_null=True)
+    duplicate_of = serializers.CharField(source="duplicate_of_number", allow_null=True)
     promise_due_at = serializers.DateTimeField(allow_null=True)
     clocks = ClockSerializer(many=True)
     counts = CountsSerializer(source="*")

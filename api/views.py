@@ -92,7 +92,10 @@ class TicketList(GenericAPIView):
         return (
             tickets_visible_to(self.request.user)
             .with_sla()
-            .select_related("category__parent", "department", "handler", "reporter")
+            # Not category__parent: a seventh joined table made PostgreSQL spend ~15 ms per
+            # page planning the join order (0.4 ms to run it); the parent's name comes from the
+            # per-process copy of the categories (`category_path`).
+            .select_related("category", "department", "handler", "reporter")
         )
 
     @extend_schema(

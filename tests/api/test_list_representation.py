@@ -48,3 +48,21 @@ def test_hand_written_rows_equal_the_generic_serializer(cast, role):
         assert fast == generic
         assert list(fast) == list(generic)
         assert list(fast["customer"]) == list(generic["customer"])
+
+
+def test_category_path_follows_a_renamed_parent(cast, api):
+    """The parent's name comes from the per-process copy of the categories, which a save
+    clears: the list and the detail show the new name at once."""
+    sub = CategoryFactory(name="光猫", code="modem", parent=cast.category)
+    t = report(cast, category=sub)
+    client = api("dispatcher")
+
+    def paths():
+        listed = client.get("/api/v1/tickets/").json()["results"][0]["category"]["path"]
+        detail = client.get(f"/api/v1/tickets/{t.number}/").json()["category"]["path"]
+        return listed, detail
+
+    assert paths() == ("宽带故障 / 光猫", "宽带故障 / 光猫") == (sub.path_display,) * 2
+    cast.category.name = "宽带"
+    cast.category.save()
+    assert paths() == ("宽带 / 光猫", "宽带 / 光猫")
