@@ -277,3 +277,29 @@ def test_changelist_query_count_is_pinned_per_role(cast, client_for, role, expec
     many = _changelist_queries(client)
     assert (few[1], many[1]) == (3, 50)
     assert few[0] == many[0] == expected[connection.vendor == "postgresql"]
+
+
+def test_a_list_over_the_count_cap_is_not_counted_again_on_the_next_view(
+    cast, client_for, settings, monkeypatch
+):
+    from django.core.cache import cache
+
+    from backoffice.paginator import CappedCountPaginator
+
+    settings.BACKOFFICE_COUNT_CAP = 3
+    monkeypatch.setattr(CappedCountPaginator, "SMALL", 2)
+    for i in range(5):
+        ticket_in_state(cast, State.DISPATCHED, phone=f"1390000{i:04d}")
+    client = client_for(cast.lead)  # a scoped (filtered) list: no table estimate
+    client.get(changelist_url())  # warm per-process caches; counts and remembers "over"
+    counted_view = client.get(changelist_url())
+    with CaptureQueriesContext(connection) as remembered:
+        again = client.get(changelist_url())
+    cache.clear()  # the memory expired
+    with CaptureQueriesContext(connection) as counted:
+        client.get(changelist_url())
+    assert len(remembered.captured_queries) == len(counted.captured_queries) - 2
+    for response in (counted_view, again):
+        cl = response.context["cl"]
+        assert cl.paginator.count == 3 and not cl.paginator.count_is_exact
+        assert len(cl.result_list) == 5
