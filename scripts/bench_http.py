@@ -29,6 +29,7 @@ import http.client
 import importlib.util
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -531,6 +532,8 @@ def table(results: list[dict]) -> str:
 
 
 def main() -> None:
+    # A TERM (e.g. a time limit) unwinds like Ctrl-C: gunicorn is stopped, databases dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,1000000")
     ap.add_argument("--reps", type=int, default=3)
