@@ -361,7 +361,7 @@ def scenarios(info: dict, rep: int, scale: float) -> list[dict]:
         dict(
             name="KPI page, a month",
             clients=1,
-            n=3,
+            n=2,
             cap=60,
             method="GET",
             path=month,
@@ -371,7 +371,7 @@ def scenarios(info: dict, rep: int, scale: float) -> list[dict]:
         dict(
             name="KPI page, all history",
             clients=1,
-            n=2,
+            n=1,
             cap=90,
             method="GET",
             path=history,
