@@ -195,6 +195,51 @@ def child_prepare() -> dict:
     return out
 
 
+def child_inproc(n: int) -> dict:
+    """The read scenarios in this process through Django's test client (no HTTP, no gunicorn):
+    median wall and CPU milliseconds per request, beside the floor. With BENCH_CODE=<checkout>
+    the same runs against another checkout's code (before/after on the same database)."""
+    from django.test import Client
+
+    from accounts.models import User
+
+    info = child_prepare()
+    numbers = info["numbers"]
+    clients = {}
+    for role in ("disp", "lead"):
+        c = Client(HTTP_HOST="127.0.0.1", HTTP_ACCEPT_LANGUAGE="zh-hans")
+        c.force_login(User.objects.get(username=f"bench_{role}"))
+        clients[role] = c
+    paths = {
+        "floor: /api/v1/ping/": ("disp", lambda i: "/api/v1/ping/"),
+        "API list page 1": ("disp", lambda i: "/api/v1/tickets/?page_size=20"),
+        "API deep page (middle)": (
+            "disp",
+            lambda i: f"/api/v1/tickets/?page_size=20&cursor={info['cursor']}",
+        ),
+        "API detail": ("disp", lambda i: f"/api/v1/tickets/{numbers[i % len(numbers)]}/"),
+        "admin changelist, dispatcher": ("disp", lambda i: "/admin/workorders/ticket/"),
+        "admin changelist, lead": ("lead", lambda i: "/admin/workorders/ticket/"),
+    }
+    out = {}
+    for name, (role, path) in paths.items():
+        c = clients[role]
+        for i in range(3):
+            assert c.get(path(i)).status_code == 200, name
+        walls, cpus = [], []
+        for i in range(n):
+            w, p = time.perf_counter(), time.process_time()
+            c.get(path(i))
+            walls.append((time.perf_counter() - w) * 1000)
+            cpus.append((time.process_time() - p) * 1000)
+        out[name] = {
+            "wall_ms": statistics.median(walls),
+            "cpu_ms": statistics.median(cpus),
+            "load": os.getloadavg()[0],
+        }
+    return out
+
+
 # --------------------------------------------------------------------------- load generator
 
 
@@ -545,7 +590,10 @@ def main() -> None:
     ap.add_argument("--child", nargs="+")
     args = ap.parse_args()
     if args.child:
-        sys.path.insert(0, str(ROOT))
+        code = os.environ.get("BENCH_CODE")
+        sys.path.insert(0, code or str(ROOT))
+        if code:
+            os.chdir(code)
         import django
 
         django.setup()
@@ -553,6 +601,8 @@ def main() -> None:
             child_seed(int(args.child[1]))
         elif args.child[0] == "prepare":
             print(json.dumps(child_prepare()))
+        elif args.child[0] == "inproc":
+            print(json.dumps(child_inproc(int(args.child[1]))))
         return
     sizes = [int(x) for x in args.sizes.split(",")]
     if args.seed_only:
