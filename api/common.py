@@ -9,7 +9,7 @@ import json
 import re
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -26,11 +26,23 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 
 
-def detail_queryset(user, base=None):
+def _with_detail(qs):
+    """What the detail shows, in one query plus two prefetches. The category's parent comes
+    from the per-process copy of the categories and the linked orders' numbers from scalar
+    subqueries: joined, they made eight tables, and PostgreSQL spent ~13 ms planning the join
+    order of a query that runs in under 1 ms."""
     return (
-        tickets_visible_to(user, base)
-        .select_related("category__parent", "department", "handler", "reporter")
-        .select_related("repeat_of", "duplicate_of", "category__default_department")
+        qs.select_related("category", "department", "handler", "reporter")
+        # The routing rule's department (suggested_department) comes with the category.
+        .select_related("category__default_department")
+        .annotate(
+            repeat_of_number=Subquery(
+                Ticket.objects.filter(pk=OuterRef("repeat_of_id")).values("number")[:1]
+            ),
+            duplicate_of_number=Subquery(
+                Ticket.objects.filter(pk=OuterRef("duplicate_of_id")).values("number")[:1]
+            ),
+        )
         .prefetch_related(
             Prefetch(
                 "clocks",
@@ -39,6 +51,10 @@ def detail_queryset(user, base=None):
             "co_departments",
         )
     )
+
+
+def detail_queryset(user, base=None):
+    return _with_detail(tickets_visible_to(user, base))
 
 
 def get_ticket(request, number: str, *, lock: bool = False) -> Ticket:
@@ -101,20 +117,32 @@ def if_match_version(request, ticket: Ticket) -> int | None:
     return min(versions, default=0)
 
 
+def _one(qs) -> Ticket | None:
+    """The single order of a unique lookup, without the ORDER BY (and its compilation) that
+    `.first()` adds."""
+    found = list(qs[:1])
+    return found[0] if found else None
+
+
+def ticket_detail_get(request, number: str) -> Response:
+    """GET of an order: read once, with everything the detail shows (no load-then-reload)."""
+    if len(number) > 16 or "\x00" in number:
+        raise NotFound()
+    ticket = _one(detail_queryset(request.user).filter(number=number))
+    if ticket is None:
+        raise NotFound()
+    data = TicketDetailSerializer(ticket, context={"request": request}).data
+    return Response(data, headers={"ETag": etag_of(ticket)})
+
+
 def ticket_detail_response(request, ticket: Ticket, *, status: int = 200, headers=None):
-    fresh = detail_queryset(request.user).filter(pk=ticket.pk).first()
+    fresh = _one(detail_queryset(request.user).filter(pk=ticket.pk))
     if fresh is None:
         # The action moved the order out of the user's sight (e.g. re-dispatched elsewhere):
         # show them the result of what they just did, once.
-        fresh = detail_queryset(request.user, Ticket.objects.filter(pk=ticket.pk)).first()
+        fresh = _one(detail_queryset(request.user, Ticket.objects.filter(pk=ticket.pk)))
         if fresh is None:
-            fresh = (
-                Ticket.objects.select_related("category__parent", "department", "handler")
-                .select_related("category__default_department")
-                .select_related("reporter", "repeat_of", "duplicate_of")
-                .prefetch_related("clocks__department", "co_departments")
-                .get(pk=ticket.pk)
-            )
+            fresh = _with_detail(Ticket.objects.filter(pk=ticket.pk)).get()
     data = TicketDetailSerializer(fresh, context={"request": request}).data
     return Response(data, status=status, headers={"ETag": etag_of(fresh), **(headers or {})})
 

@@ -23,6 +23,7 @@ from .common import (
     idempotency_key,
     idempotent,
     if_match_version,
+    ticket_detail_get,
     ticket_detail_response,
 )
 from .filters import TicketFilter
@@ -91,7 +92,10 @@ class TicketList(GenericAPIView):
         return (
             tickets_visible_to(self.request.user)
             .with_sla()
-            .select_related("category__parent", "department", "handler", "reporter")
+            # Not category__parent: a seventh joined table made PostgreSQL spend ~15 ms per
+            # page planning the join order (0.4 ms to run it); the parent's name comes from the
+            # per-process copy of the categories (`category_path`).
+            .select_related("category", "department", "handler", "reporter")
         )
 
     @extend_schema(
@@ -139,8 +143,7 @@ class TicketDetail(GenericAPIView):
 
     @extend_schema(operation_id="tickets_retrieve", tags=["tickets"], parameters=[NUMBER_PARAM])
     def get(self, request, number):
-        ticket = get_ticket(request, number)
-        return ticket_detail_response(request, ticket)
+        return ticket_detail_get(request, number)
 
     @extend_schema(
         operation_id="tickets_update",

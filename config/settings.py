@@ -365,6 +365,7 @@ INSTALLED_APPS.insert(INSTALLED_APPS.index("django.contrib.admin"), "backoffice"
 # Above this many orders in an unfiltered changelist, the admin shows PostgreSQL's row estimate
 # instead of COUNT(*); filtered lists count at most this many rows (then show "N+").
 BACKOFFICE_COUNT_CAP = env_int("BACKOFFICE_COUNT_CAP", 10000)
+BACKOFFICE_OVER_CAP_SECONDS = env_int("BACKOFFICE_OVER_CAP_SECONDS", 60)
 
 # --- reports (issue 7) ---
 INSTALLED_APPS += ["reports"]

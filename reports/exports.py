@@ -623,7 +623,7 @@ def csv_stream(
         yield "\ufeff".encode() + buf.getvalue().encode("utf-8")
         for count, text in chunks:
             n += count
-            yield text.encode("utf-8")
+            yield text if isinstance(text, bytes) else text.encode("utf-8")
         log.completed = True
     finally:
         log.rows = n

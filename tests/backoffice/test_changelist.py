@@ -422,3 +422,69 @@ def test_tabs_and_navigation_in_english(cast, client_for):
         assert text in tabs, text
     assert "Notifications" in topnav and "Reports" in topnav
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in tabs + topnav), tabs + topnav
+
+
+@pytest.mark.parametrize("lang", ["zh-hans", "en"])
+def test_quick_action_checkbox_is_djangos_markup(cast, lang):
+    from django.contrib import admin as django_admin
+    from django.utils import translation
+
+    from backoffice.ticket_admin import TicketAdmin
+
+    t = ticket_in_state(cast, State.DISPATCHED)
+    model_admin = TicketAdmin(Ticket, django_admin.site)
+    with translation.override(lang):
+        quick = model_admin.action_checkbox(t)
+        stock = django_admin.ModelAdmin.action_checkbox(model_admin, t)
+    assert str(quick) == str(stock)
+    assert t.number in quick
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    # SQLite, PostgreSQL (an unfiltered list reads the planner's row estimate there).
+    [("dispatcher", (11, 12)), ("lead", (12, 12))],
+)
+def test_changelist_query_count_is_pinned_per_role(cast, client_for, role, expected):
+    """The page's queries do not depend on how many orders there are or how many are on it."""
+    client = client_for(cast.by_role(role))
+
+    def make(start, n):
+        for i in range(start, start + n):
+            t = ticket_in_state(cast, State.DISPATCHED, phone=f"1390000{i:04d}")
+            if i % 3 == 0:
+                services.ticket_claim(ticket=t, by=cast.lead, handler=cast.handler)
+
+    make(0, 3)
+    client.get(changelist_url())  # warm per-process reference caches
+    few = _changelist_queries(client)
+    make(3, 57)
+    many = _changelist_queries(client)
+    assert (few[1], many[1]) == (3, 50)
+    assert few[0] == many[0] == expected[connection.vendor == "postgresql"]
+
+
+def test_a_list_over_the_count_cap_is_not_counted_again_on_the_next_view(
+    cast, client_for, settings, monkeypatch
+):
+    from django.core.cache import cache
+
+    from backoffice.paginator import CappedCountPaginator
+
+    settings.BACKOFFICE_COUNT_CAP = 3
+    monkeypatch.setattr(CappedCountPaginator, "SMALL", 2)
+    for i in range(5):
+        ticket_in_state(cast, State.DISPATCHED, phone=f"1390000{i:04d}")
+    client = client_for(cast.lead)  # a scoped (filtered) list: no table estimate
+    client.get(changelist_url())  # warm per-process caches; counts and remembers "over"
+    counted_view = client.get(changelist_url())
+    with CaptureQueriesContext(connection) as remembered:
+        again = client.get(changelist_url())
+    cache.clear()  # the memory expired
+    with CaptureQueriesContext(connection) as counted:
+        client.get(changelist_url())
+    assert len(remembered.captured_queries) == len(counted.captured_queries) - 2
+    for response in (counted_view, again):
+        cl = response.context["cl"]
+        assert cl.paginator.count == 3 and not cl.paginator.count_is_exact
+        assert len(cl.result_list) == 5

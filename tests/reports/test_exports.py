@@ -329,10 +329,17 @@ def test_postgres_fast_path_writes_the_same_csv_as_the_python_path(world, cast, 
         CoHandling.objects.create(ticket=o1, department=dept, created_at=h(3))
         CoHandling.objects.create(ticket=odd, department=dept, created_at=h(3))
     Ticket.objects.filter(pk=world["o2"].pk).update(reply_result='已处理,"OK"')
+    # Every branch of the phone mask (done in SQL on this path): fixed lines with and without
+    # the hyphen (3- and 4-digit area codes), a mobile with spaces around it, short numbers.
+    for i, phone in enumerate(
+        ["01012345678", "057112345678", "010-1234567", " 13912345678 ", "12345", "123", ""]
+    ):
+        extra = report(cast, now=h(4), phone=f"1390000{i:04d}", customer_name=f"客户{i}")
+        Ticket.objects.filter(pk=extra.pk).update(customer_phone=phone)
 
     period = period_for("custom", start=date(2026, 11, 2), end=date(2026, 11, 8))
     filters = ReportFilters(period=period, scope=Scope(), group_by=None, count=count, params={})
-    for user in (cast.auditor, cast.lead, cast.frontline):
+    for user in (cast.auditor, cast.lead, cast.frontline, cast.dispatcher):
         python = "".join(
             text
             for _n, text in exports.csv_rows_as_chunks(
@@ -341,13 +348,18 @@ def test_postgres_fast_path_writes_the_same_csv_as_the_python_path(world, cast, 
         )
         qs = exports.export_tickets_queryset(user=user, filters=filters)
         chunks = list(exports_pg.ticket_csv_chunks(user=user, qs=qs, now=now))
-        assert "".join(text for _n, text in chunks) == python, user.username
+        assert b"".join(text for _n, text in chunks) == python.encode(), user.username
         assert sum(n for n, _text in chunks) == python.count("\r\n") - (
             python.count("\r\n=SUM") if count is None else 0
         )
         if count is None and user is cast.auditor:
-            assert len(chunks) == 3  # 9 orders, 3 a chunk
+            assert len(chunks) == 6  # 16 orders, 3 a chunk
             assert '"第一行\n第二行, ""引号""\r\n=SUM(A1)"' in python
             assert "'=李四(t_lead)" in python and "王(t_handler)" in python
             assert ",fax," in python and "0571-****1234" in python
+            assert ",010****5678," in python and ",0571****5678," in python
+            assert ",010-***4567," in python and ",139****5678," in python
+            assert ",*2345," in python and ",****," in python
+        if count is None and user is cast.dispatcher:
+            assert ",057112345678," in python  # the right to the full number
             assert ",0.02," in python and ",0.2," in python  # ties rounded up
