@@ -32,7 +32,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import (
     Aggregate,
     Avg,
@@ -692,11 +692,14 @@ def _report_queries():
     compilation cost 0.1–0.2 s each and gained nothing (EXPLAIN ANALYZE at 1,000,000 orders),
     and the P90 sort spilled to disk at the default work_mem. Both are set for this
     transaction only."""
-    if connection.vendor != "postgresql":
+    from .routing import read_alias
+
+    alias = read_alias()
+    if connections[alias].vendor != "postgresql":
         yield
         return
-    with transaction.atomic():
-        with connection.cursor() as cur:
+    with transaction.atomic(using=alias):
+        with connections[alias].cursor() as cur:
             cur.execute("SET LOCAL jit = off")
             cur.execute("SET LOCAL work_mem = '64MB'")
         yield
