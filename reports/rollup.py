@@ -22,6 +22,7 @@ that leave out fault-linked orders, and periods that do not start and end on loc
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from datetime import date, datetime
@@ -198,12 +199,26 @@ def _upsert(delta: dict[tuple, dict]) -> None:
         cur.execute(sql, params)
 
 
+def _lock_share(ticket_id: int) -> list:
+    """The order's stored contribution, its row created if missing and locked (one
+    statement: a no-op update on conflict takes the row lock and returns the row)."""
+    table = KpiShare._meta.db_table
+    empty = "'[]'::jsonb" if connection.vendor == "postgresql" else "'[]'"
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (ticket_id, cells) VALUES (%s, {empty}) "
+            f"ON CONFLICT (ticket_id) DO UPDATE SET cells = {table}.cells RETURNING cells",
+            [ticket_id],
+        )
+        cells = cur.fetchone()[0]
+    return json.loads(cells) if isinstance(cells, str) else cells
+
+
 def refresh_order(ticket_id: int) -> None:
     """Bring the roll-up up to date with one order: its new contribution minus its old one."""
-    with transaction.atomic():
-        KpiShare.objects.bulk_create([KpiShare(ticket_id=ticket_id)], ignore_conflicts=True)
-        share = KpiShare.objects.select_for_update().get(pk=ticket_id)
-        old = _from_json(share.cells)
+    # Inside the service's transaction no savepoint of its own: a failure here fails the write.
+    with transaction.atomic(savepoint=False):
+        old = _from_json(_lock_share(ticket_id))
         new = contributions(order_id=ticket_id).get(ticket_id, {})
         delta = _delta(old, new)
         if not delta:
