@@ -106,6 +106,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-whistle.sqlite3")}
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+# DATABASE_REPLICA_URL: a read-only streaming replica of DATABASE_URL. When set, the report
+# page, its order lists, exports and the KPI API read from it (reports/routing.py); every
+# write and every other read stay on the primary. Unset: everything on the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=env_int("CONN_MAX_AGE", 0)
+    )
+    # Tests see one database: the replica alias reads the test database itself.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["reports.routing.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -19,6 +20,7 @@ from workorders.permissions import can_view_reports
 from . import kpis, services
 from .filters import ReportFilterForm, parse_filters
 from .models import ExportFormat, ExportKind
+from .routing import on_replica
 
 
 def error(status: int, code: str, message: str, fields: dict | None = None) -> Response:
@@ -146,6 +148,7 @@ class KpiView(ReportsAPIView):
         ],
         responses={200: KpiResponseSerializer},
     )
+    @method_decorator(on_replica)
     def get(self, request):
         if not can_view_reports(request.user):
             return error(403, "forbidden", _("您没有查看报表的权限。"))
@@ -211,6 +214,7 @@ class RegulatorRateView(ReportsAPIView):
         description="申诉率: regulator complaints reported in the period per million "
         "subscribers (imported per region and month), overall and per region.",
     )
+    @method_decorator(on_replica)
     def get(self, request):
         if not can_view_reports(request.user):
             return error(403, "forbidden", _("您没有查看报表的权限。"))
@@ -244,6 +248,7 @@ class ExportView(ReportsAPIView):
             ),
         },
     )
+    @method_decorator(on_replica)
     def get(self, request, kind: str, fmt: str):
         filters, err = self.filters_or_error(request)
         if err:

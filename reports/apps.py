@@ -6,3 +6,13 @@ class ReportsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "reports"
     verbose_name = _("报表与导出")
+
+    def ready(self) -> None:
+        from workorders import events
+
+        from . import rollup
+
+        # The KPI roll-up follows every audited change of an order, a new order and a risk
+        # alert raised by the SLA sweep (the one count that moves without an audit row).
+        for kind in (events.AUDITED, events.REPORTED, events.RISK_ALERT):
+            events.subscribe(kind, rollup.on_order_changed)

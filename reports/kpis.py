@@ -32,7 +32,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import (
     Aggregate,
     Avg,
@@ -692,11 +692,14 @@ def _report_queries():
     compilation cost 0.1–0.2 s each and gained nothing (EXPLAIN ANALYZE at 1,000,000 orders),
     and the P90 sort spilled to disk at the default work_mem. Both are set for this
     transaction only."""
-    if connection.vendor != "postgresql":
+    from .routing import read_alias
+
+    alias = read_alias()
+    if connections[alias].vendor != "postgresql":
         yield
         return
-    with transaction.atomic():
-        with connection.cursor() as cur:
+    with transaction.atomic(using=alias):
+        with connections[alias].cursor() as cur:
             cur.execute("SET LOCAL jit = off")
             cur.execute("SET LOCAL work_mem = '64MB'")
         yield
@@ -709,21 +712,50 @@ def kpi_rows(
     scope: Scope | None = None,
     group_by: str | None = None,
     p90: bool = True,
+    live: bool = False,
 ) -> list[KpiRow]:
     """One row per group value (or a single total row when `group_by` is None). `p90=False`
     leaves `net_p90_seconds` empty (it needs a sort of every closed order; the report page
-    shows it for the total only)."""
+    shows it for the total only). The order-anchored counts come from the daily roll-up
+    (`reports.rollup`) where it can serve the request, unless `live`; there P90 is the upper
+    edge of its histogram bucket."""
     if group_by is not None and group_by not in GROUP_BY:
         raise ValueError(f"unknown group_by {group_by!r}")
+    scope = scope or Scope()
+    rolled = not live and _rollup().serves(user=user, period=period, scope=scope)
     with _report_queries():
         return _kpi_rows(
-            user=user, period=period, scope=scope or Scope(), group_by=group_by, p90=p90
+            user=user, period=period, scope=scope, group_by=group_by, p90=p90, rolled=rolled
         )
 
 
-def _kpi_rows(*, user, period: Period, scope: Scope, group_by: str | None, p90: bool):
+def _rollup():
+    from . import rollup  # it reads this module's sources
+
+    return rollup
+
+
+def _add_rolled(rows: dict, *, period: Period, scope: Scope, group_by: str | None, p90: bool):
+    rollup = _rollup()
+    by = () if group_by is None else (group_by,)
+    for key, vals in rollup.sums(period=period, scope=scope, by=by).items():
+        row = rows.setdefault(key[0] if by else None, KpiRow(key=key[0] if by else None))
+        for name in rollup.ROLLED_COUNTS:
+            row.counts[name] = row.counts.get(name, 0) + int(vals[name])
+        row.net_mean_seconds = rollup.net_mean(vals)
+        if p90:
+            row.net_p90_seconds = rollup.p90_seconds(rollup.hist_of(vals))
+
+
+def _kpi_rows(
+    *, user, period: Period, scope: Scope, group_by: str | None, p90: bool, rolled: bool = False
+):
     rows: dict[object, KpiRow] = {}
+    if rolled:
+        _add_rolled(rows, period=period, scope=scope, group_by=group_by, p90=p90)
     for source in SOURCES:
+        if rolled and source.name in _rollup().ROLLED:
+            continue
         qs = source_rows(source, user=user, period=period, scope=scope)
         aggs = _aggregates(source)
         if source.name == "closed":
@@ -869,7 +901,13 @@ def _bucket_start(group_by: str, d: date) -> date:
 
 
 def report_figures(
-    *, user, period: Period, scope: Scope | None = None, trend_by: str = "day", p90: bool = True
+    *,
+    user,
+    period: Period,
+    scope: Scope | None = None,
+    trend_by: str = "day",
+    p90: bool = True,
+    live: bool = False,
 ) -> ReportFigures:
     """The report page's total, previous total, department scorecard and trend from ONE
     grouped query per source: counts (and net-time sums) by (department, local day) over the
@@ -888,17 +926,42 @@ def report_figures(
             scorecard=department_scorecard(user=user, period=period, scope=scope, p90=False),
             trend=kpi_rows(user=user, period=period, scope=scope, group_by=trend_by, p90=False),
         )
+    both = Period(previous.start, period.end, "custom")
+    rolled = not live and _rollup().serves(user=user, period=both, scope=scope)
     with _report_queries():
-        return _report_figures(user, period, previous, scope, trend_by, p90)
+        return _report_figures(user, period, previous, scope, trend_by, p90, rolled)
 
 
-def _report_figures(user, period, previous, scope, trend_by, p90) -> ReportFigures:
+def _report_figures(user, period, previous, scope, trend_by, p90, rolled=False) -> ReportFigures:
     both = Period(previous.start, period.end, "custom")
     first = period.first_day
     cur, prev = _Acc(), _Acc()
     depts: dict[object, _Acc] = {}
     buckets: dict[date, _Acc] = {}
+    current_hist = None
+    if rolled:
+        rollup = _rollup()
+        current_hist = [0] * len(rollup.KPI_HIST_FIELDS)
+        cells = rollup.sums(period=both, scope=scope, by=("department", "day"))
+        for (dept, day_start), vals in cells.items():
+            day = day_start.date()
+            r = {
+                **vals,
+                "_rows": vals["rows"],
+                "_net_sum": vals["net_sum"],
+                "_net_n": vals["net_n"],
+            }
+            if day < first:
+                prev.add(r, rollup.ROLLED_COUNTS)
+                continue
+            cur.add(r, rollup.ROLLED_COUNTS)
+            depts.setdefault(dept, _Acc()).add(r, rollup.ROLLED_COUNTS)
+            buckets.setdefault(_bucket_start(trend_by, day), _Acc()).add(r, rollup.ROLLED_COUNTS)
+            for i, n in enumerate(rollup.hist_of(vals)):
+                current_hist[i] += n
     for source in SOURCES:
+        if rolled and source.name in _rollup().ROLLED:
+            continue
         aggs = {**_aggregates(source), "_rows": Count("pk")}
         if source.name == "closed":
             net = NetSeconds("promise_clock__")
@@ -920,7 +983,9 @@ def _report_figures(user, period, previous, scope, trend_by, p90) -> ReportFigur
             buckets.setdefault(_bucket_start(trend_by, day), _Acc()).add(r, source.counts)
 
     current = cur.row(None, group_label(None, None), period)
-    if p90 and current.counts["closed"]:
+    if p90 and current_hist is not None:
+        current.net_p90_seconds = _rollup().p90_seconds(current_hist)
+    elif p90 and current.counts["closed"]:
         closed = source_rows(SOURCE_OF_COUNT["closed"], user=user, period=period, scope=scope)
         if connection.vendor == "postgresql":
             current.net_p90_seconds = closed.aggregate(

@@ -147,3 +147,104 @@ class SubscriberCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region} {self.month:%Y-%m}: {self.subscribers}"
+
+
+# --------------------------------------------------------------------------- KPI roll-up
+
+# Net handling time histogram (P90 without sorting every closed order): bucket 0 holds
+# [0, 60 s), bucket i holds [60·1.2^(i-1), 60·1.2^i), the last one everything above (~56 days).
+KPI_NET_BUCKETS = 64
+KPI_NET_FIRST_EDGE = 60.0
+KPI_NET_RATIO = 1.2
+
+# The counts the roll-up keeps (the order-anchored sources of reports/kpis.py), plus "rows":
+# how many source rows fell in the cell (a group with rows but no count still shows).
+KPI_ROLLUP_COUNTS = (
+    "received",
+    "repeats",
+    "regulator",
+    "regulator_escalated",
+    "risk_alerted",
+    "risk_then_regulator",
+    "closed",
+    "met_original",
+    "met_effective",
+    "missed_original",
+    "missed_effective",
+    "visits",
+    "resolved",
+    "satisfied",
+    "first_time",
+    "redone",
+    "extended",
+    "suspended",
+    "visits_phone",
+    "resolved_phone",
+    "satisfied_phone",
+    "visits_sms",
+    "resolved_sms",
+    "satisfied_sms",
+    "visits_spot",
+    "resolved_spot",
+    "satisfied_spot",
+    "dispatch_stopped",
+    "dispatch_met",
+    "sign_stopped",
+    "sign_met",
+    "dispatches",
+    "returns",
+    "returns_rejected",
+    "rows",
+)
+KPI_HIST_FIELDS = tuple(f"h{i:02d}" for i in range(KPI_NET_BUCKETS))
+
+
+class KpiDaily(models.Model):
+    """The KPI counts of one local day and one cell (department × category × region ×
+    urgency × channel; 0 / "" stand for none), kept up to date by `reports.rollup` in the
+    transaction that changes an order. Added to by upserts (`x = x + excluded.x`)."""
+
+    day = models.DateField()
+    department_id = models.BigIntegerField(default=0)
+    category_id = models.BigIntegerField(default=0)
+    region = models.CharField(max_length=64, default="", blank=True)
+    urgency = models.CharField(max_length=16, default="", blank=True)
+    channel = models.CharField(max_length=16, default="", blank=True)
+    net_sum = models.FloatField(default=0.0)
+    net_n = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "department_id", "category_id", "region", "urgency", "channel"],
+                name="reports_kpidaily_cell",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.department_id}/{self.category_id}"
+
+
+for _name in (*KPI_ROLLUP_COUNTS, *KPI_HIST_FIELDS):
+    KpiDaily.add_to_class(_name, models.BigIntegerField(default=0))
+
+
+class KpiShare(models.Model):
+    """What one order contributes to `KpiDaily` (cells and counts as JSON), so a change to
+    the order subtracts exactly its old contribution and adds its new one."""
+
+    ticket_id = models.BigIntegerField(primary_key=True)
+    cells = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"KPI share of order {self.ticket_id}"
+
+
+class KpiRollupState(models.Model):
+    """One row once `kpi_rebuild` has built the roll-up from every order: only then do the
+    report page and the KPI API read it (before, the figures are computed live)."""
+
+    built_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"KPI roll-up built {self.built_at}"

@@ -37,6 +37,7 @@ from .models import (
     ReportFrequency,
     ReportRecipient,
 )
+from .routing import streamed_on_replica
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -77,7 +78,7 @@ def export_start(*, user, filters: ReportFilters, kind: str, fmt: str) -> HttpRe
     if fmt == ExportFormat.CSV:
         chunks = _csv_chunks(kind, user=user, filters=filters)
         response = StreamingHttpResponse(
-            exports.csv_stream(headers, chunks, log), content_type=CSV_TYPE
+            streamed_on_replica(exports.csv_stream(headers, chunks, log)), content_type=CSV_TYPE
         )
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response

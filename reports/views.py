@@ -21,6 +21,7 @@ from workorders.permissions import can_export, can_see_full_phone, can_view_repo
 from . import charts, kpis, services
 from .filters import ReportFilters, parse_filters
 from .models import ReportFrequency
+from .routing import on_replica
 
 
 def _require_reports(user) -> None:
@@ -87,6 +88,7 @@ def late_text(seconds: float) -> str:
 
 
 @login_required
+@on_replica
 def report_page(request):
     user = request.user
     _require_reports(user)
@@ -222,6 +224,7 @@ def _ticket_row(user, t, now) -> dict:
 
 
 @login_required
+@on_replica
 def orders_page(request):
     """The orders behind a number of the report (same filters, plus the count's name), or
     behind a backlog cell (state, age band, breached)."""
@@ -285,6 +288,7 @@ def orders_page(request):
 
 
 @login_required
+@on_replica
 def export_view(request, kind: str, fmt: str):
     user = request.user
     filters, form = parse_filters(request.GET, now=timezone.now())

@@ -17,6 +17,10 @@ CHASE = "chase"  # ticket, chase, by, now
 # supervise)
 RECORDED = "recorded"
 RISK_ALERT = "risk_alert"  # ticket, score, now (the escalation-risk score crossed the threshold)
+# ticket, now: an audit row was written for the order, and the service that wrote it is done
+# with the order (published at the end of the block that holds the order's row, still inside
+# its transaction, so what the service changed after the audit row is there too).
+AUDITED = "audited"
 
 _listeners: dict[str, list[Callable[..., None]]] = defaultdict(list)
 

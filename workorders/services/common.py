@@ -127,8 +127,13 @@ def _held(ticket: Ticket) -> Iterator[Ticket]:
     ticket._row_held = True
     try:
         yield ticket
+    except BaseException:
+        ticket.__dict__.pop("_audited_at", None)
+        raise
     finally:
         ticket._row_held = outer
+    if not outer:
+        _announce_audited(ticket)
 
 
 R = TypeVar("R")
@@ -167,7 +172,7 @@ def _audit(
     comment: str = "",
     data: dict | None = None,
 ) -> AuditEntry:
-    return AuditEntry.objects.create(
+    entry = AuditEntry.objects.create(
         ticket=ticket,
         transition=transition,
         source=source,
@@ -178,6 +183,18 @@ def _audit(
         comment=comment or "",
         data=data or {},
     )
+    # Listeners that derive figures from the whole order (the reports' KPI roll-up) hear of
+    # it once the service is done with the order (`_held`), or now when no service holds it.
+    ticket._audited_at = now
+    if not getattr(ticket, "_row_held", False):
+        _announce_audited(ticket)
+    return entry
+
+
+def _announce_audited(ticket: Ticket) -> None:
+    now = ticket.__dict__.pop("_audited_at", None)
+    if now is not None:
+        events.publish(events.AUDITED, ticket=ticket, now=now)
 
 
 def _transition(
