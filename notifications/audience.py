@@ -69,6 +69,10 @@ class Audience:
         department_id = department_id or ticket.department_id
         desk = clock_kind in DESK_CLOCKS or department_id is None
         if level < SUPERVISE:
+            if clock_kind == "first_response":
+                # A first answer promised in minutes (a channel's commitment, issue 15): a daily
+                # digest would come too late, so the dispatch desk hears at once.
+                return self.with_role(Role.DISPATCHER)
             if desk:
                 return []
             if level == REMIND and self.handler_of(ticket):

@@ -35,7 +35,8 @@ def test_real_worker_and_beat_notify_a_breaching_order(broker, tmp_path, setting
         found = None
         while time.monotonic() < deadline and proc.poll() is None:
             found = Notification.objects.filter(
-                ticket=t, kind="supervise", recipient=cast.supervisor
+                # The breach goes to those who answer for the order (its handler and leads).
+                ticket=t, kind="supervise", recipient=cast.handler
             ).first()
             if found:
                 break

@@ -83,7 +83,7 @@ def test_the_migration_backfills_the_roll_up_from_existing_orders(cast):
     report(cast, now=NOW - timedelta(days=40), phone="13900000403", by=cast.other_frontline)
     kept = sorted(CategoryUsage.objects.values_list("user", "category", "month", "count"))
     CategoryUsage.objects.all().delete()
-    migration = importlib.import_module("workorders.migrations.0010_category_usage")
+    migration = importlib.import_module("workorders.migrations.0013_category_usage")
     migration.backfill(apps, connection.schema_editor())
     assert sorted(CategoryUsage.objects.values_list("user", "category", "month", "count")) == kept
 
