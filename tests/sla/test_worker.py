@@ -36,7 +36,9 @@ def test_real_worker_and_beat_notify_a_breaching_order(broker, tmp_path, setting
         while time.monotonic() < deadline and proc.poll() is None:
             found = Notification.objects.filter(
                 # The breach goes to those who answer for the order (its handler and leads).
-                ticket=t, kind="supervise", recipient=cast.handler
+                ticket=t,
+                kind="supervise",
+                recipient=cast.handler,
             ).first()
             if found:
                 break
