@@ -106,6 +106,9 @@ def ensure_db(db: str, rows: int, reuse: bool) -> None:
     env = env_for(db)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     subprocess.run([sys.executable, __file__, "--child", "seed", str(rows)], env=env, check=True)
+    # The generator writes with SQL, not through the services that keep the KPI daily roll-up:
+    # build it once, as a deployment with existing orders does (README).
+    subprocess.run([sys.executable, "manage.py", "kpi_rebuild"], cwd=ROOT, env=env, check=True)
 
 
 # --------------------------------------------------------------------------- child processes
