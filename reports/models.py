@@ -199,6 +199,9 @@ KPI_ROLLUP_COUNTS = (
 KPI_HIST_FIELDS = tuple(f"h{i:02d}" for i in range(KPI_NET_BUCKETS))
 
 
+KPI_STRIPES = 16
+
+
 class KpiDaily(models.Model):
     """The KPI counts of one local day and one cell (department × category × region ×
     urgency × channel; 0 / "" stand for none), kept up to date by `reports.rollup` in the
@@ -210,14 +213,25 @@ class KpiDaily(models.Model):
     region = models.CharField(max_length=64, default="", blank=True)
     urgency = models.CharField(max_length=16, default="", blank=True)
     channel = models.CharField(max_length=16, default="", blank=True)
+    # Orders are spread over KPI_STRIPES rows of each cell (by order id), so that reports of
+    # the same day and kind committing at once do not queue on one row; readers sum them.
+    stripe = models.SmallIntegerField(default=0)
     net_sum = models.FloatField(default=0.0)
     net_n = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "department_id", "category_id", "region", "urgency", "channel"],
-                name="reports_kpidaily_cell",
+                fields=[
+                    "day",
+                    "department_id",
+                    "category_id",
+                    "region",
+                    "urgency",
+                    "channel",
+                    "stripe",
+                ],
+                name="reports_kpidaily_cell_stripe",
             )
         ]
 

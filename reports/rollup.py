@@ -13,7 +13,10 @@ order's counts between cells and days by construction.
 
 Lock order (no deadlock): the order's row (the service holds it), then its `KpiShare` row,
 then the `KpiDaily` rows of the delta in key order, each by one `INSERT … ON CONFLICT DO
-UPDATE SET x = x + excluded.x` (row-level: writers of other cells do not wait).
+UPDATE SET x = x + excluded.x` (row-level: writers of other cells do not wait). Each cell is
+striped over KPI_STRIPES rows by order id, so orders of the same day and kind written at once
+(a busy morning's reports in one category) take different rows and do not wait for each
+other's commit; readers sum the stripes.
 
 Not rolled up (always live): surveys, customer texts and opt-outs (written by the customer
 channel and the SMS relay, not through the audit), users who do not see every order, scopes
@@ -42,6 +45,7 @@ from .models import (
     KPI_NET_FIRST_EDGE,
     KPI_NET_RATIO,
     KPI_ROLLUP_COUNTS,
+    KPI_STRIPES,
     KpiDaily,
     KpiRollupState,
     KpiShare,
@@ -51,7 +55,7 @@ ROLLED = ("received", "closed", "dispatch_clock", "sign_clock", "dispatches", "r
 ROLLED_SOURCES = tuple(s for s in kpis.SOURCES if s.name in ROLLED)
 ROLLED_COUNTS = tuple(c for s in ROLLED_SOURCES for c in s.counts)
 assert set(ROLLED_COUNTS) | {"rows"} == set(KPI_ROLLUP_COUNTS)
-KEYS = ("day", "department_id", "category_id", "region", "urgency", "channel")
+KEYS = ("day", "department_id", "category_id", "region", "urgency", "channel", "stripe")
 VALUES = (*KPI_ROLLUP_COUNTS, "net_sum", "net_n", *KPI_HIST_FIELDS)
 
 # --------------------------------------------------------------------------- histogram
@@ -178,6 +182,7 @@ def contributions(*, order_id: int | None = None, lo: int | None = None, hi: int
                 r["_region"] or "",
                 r["_urgency"] or "",
                 r["_channel"] or "",
+                r["_t"] % KPI_STRIPES,
             )
             cell = out[r["_t"]].setdefault(key, {})
             for name in (*source.counts, "_rows"):
