@@ -409,6 +409,13 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
                 fields=["customer_phone", "category", "reported_at"], name="ticket_repeat"
             ),
             models.Index(fields=["state", "promise_due_at"], name="ticket_state_due"),
+            # The back office's default queue (issue 16): open work by time left; read in
+            # index order until a page is full, whatever the size of the table.
+            models.Index(
+                fields=["promise_due_at", "id"],
+                condition=models.Q(state__in=OPEN_STATES),
+                name="ticket_open_due",
+            ),
             # Back office (issue 6): search by the phone's last four digits; escalated orders.
             models.Index(Right("customer_phone", 4), name="ticket_phone_last4"),
             models.Index(
