@@ -78,6 +78,17 @@ CATEGORIES = [
     ),
 ]
 
+# The accounts `seed_demo` prints, one per way of working (README's table of accounts).
+LISTED_ACCOUNTS = (
+    "frontline",
+    "dispatcher",
+    "lead",
+    "handler",
+    "handler_broadband",
+    "supervisor",
+    "auditor",
+)
+
 # (username, name, roles, department code)
 ACCOUNTS = [
     ("frontline", "王建国", [Role.FRONTLINE], "chn_field"),

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from workorders.demo import ACCOUNTS, seed_demo
+from workorders.demo import ACCOUNTS, LISTED_ACCOUNTS, seed_demo
 
 
 class Command(BaseCommand):
@@ -15,8 +15,10 @@ class Command(BaseCommand):
         for note in result.sla_notes:  # e.g. a holiday year the package does not know yet
             self.stdout.write(f"Note: {note}")
         self.stdout.write(f"Demo accounts (password: {settings.DEMO_PASSWORD}):")
-        for username, name, roles, _dept in ACCOUNTS[:6]:
-            self.stdout.write(f"  {username:<12} {name}  {', '.join(str(r) for r in roles)}")
-        self.stdout.write("  admin        superuser (reference data)")
+        for username, name, roles, _dept in ACCOUNTS:
+            if username in LISTED_ACCOUNTS:
+                roles_text = ", ".join(str(r) for r in roles)
+                self.stdout.write(f"  {username:<17} {name}  {roles_text}")
+        self.stdout.write(f"  {'admin':<17} superuser (reference data)")
         for line in result.notes:
             self.stdout.write(line)
