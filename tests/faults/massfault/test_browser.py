@@ -128,3 +128,42 @@ def test_phone_form_shows_the_fault_hint_and_links_the_report(
     assert not FaultLink.objects.filter(ticket=unrelated, unlinked_at__isnull=True).exists()
     assert "本单已关联该群障" not in page.inner_text("main")
     ctx.close()
+
+
+def test_a_late_answer_to_an_older_question_does_not_hide_the_fault_hint(
+    browser, live_server, cast, net
+):
+    """Choosing the category asks once (no area yet: no fault), typing the area asks again (a
+    fault). When the first answer arrives last, the hint must stay: it answers an old question.
+    The first request is held in the browser until the second has been answered."""
+    now = timezone.now()
+    orders_near(cast, net.coverage, n=5, now=now, region="西湖区")
+    fault_detect(now=now)
+    fault_confirm(fault=Fault.objects.get(), by=cast.dispatcher, now=now)
+
+    ctx = phone_context(browser)
+    page = ctx.new_page()
+    log_in(page, live_server.url)
+    page.goto(live_server.url + reverse("web:report"))
+    held = []
+
+    def hold_the_question_without_area(route):
+        if "region=&" in route.request.url and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(
+        re.compile(re.escape(reverse("web:fault_check")) + r"\?"), hold_the_question_without_area
+    )
+    page.select_option("#id_category_other", str(net.coverage.pk))
+    page.fill("#id_customer_region", "西湖区")
+    page.locator("#id_customer_region").blur()
+    page.wait_for_selector("#fault-box", state="visible")
+    assert len(held) == 1
+    with page.expect_response(lambda r: "region=&" in r.url):
+        held[0].continue_()
+    page.wait_for_timeout(200)  # the late answer's handler has run
+    assert page.locator("#fault-box").is_visible()
+    assert page.is_checked("#id_fault_related")
+    ctx.close()

@@ -19,25 +19,29 @@
     for (var i = 0; i < radios.length; i++) if (radios[i].checked) return radios[i].value;
     return "";
   }
-  var last = "";
+  // Answers can come back out of order (category chosen, then the area typed: two requests in
+  // flight); only the answer to the newest question may touch the box.
+  var last = "", asked = 0;
   function check() {
     var c = category();
-    if (!c) { box.hidden = true; shown.value = ""; return; }
+    if (!c) { asked++; last = ""; box.hidden = true; shown.value = ""; return; }
     var q = "?category=" + encodeURIComponent(c) +
       "&region=" + encodeURIComponent(region ? region.value.trim() : "") +
       "&lat=" + encodeURIComponent(document.getElementById("id_latitude").value) +
       "&lng=" + encodeURIComponent(document.getElementById("id_longitude").value);
     if (q === last) return;
     last = q;
+    var mine = ++asked;
     fetch(form.dataset.faultUrl + q, {credentials: "same-origin"})
       .then(function (r) { return r.json(); })
       .then(function (d) {
+        if (mine !== asked) return;
         if (!d.fault) { box.hidden = true; shown.value = ""; return; }
         if (shown.value !== d.number) related.checked = true;  // a new hint starts ticked
         text.textContent = d.message;
         shown.value = d.number;
         box.hidden = false;
-      }).catch(function () {});
+      }).catch(function () { if (mine === asked) last = ""; });  // ask again next time
   }
   for (var i = 0; i < radios.length; i++) radios[i].addEventListener("change", check);
   if (other) other.addEventListener("change", check);

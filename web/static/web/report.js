@@ -20,15 +20,18 @@
     if (c && hint) hint.textContent = c.dataset.urgent ? T.urgent : T.general;
     checkRepeat();
   }
-  var last = "";
+  // Only the answer to the newest question may touch the box: answers can overtake each other.
+  var last = "", asked = 0;
   function checkRepeat() {
     var c = category(), p = phone.value.replace(/\s/g, "");
-    if (!c || p.length < 7) { box.hidden = true; last = ""; return; }
+    if (!c || p.length < 7) { asked++; box.hidden = true; last = ""; return; }
     var q = "?phone=" + encodeURIComponent(p) + "&category=" + encodeURIComponent(c.value);
     if (q === last) return;
     last = q;
+    var mine = ++asked;
     fetch(T.repeatUrl + q, {credentials: "same-origin"}).then(function (r) { return r.json(); })
       .then(function (d) {
+        if (mine !== asked) return;
         if (!d.repeat) { box.hidden = true; return; }
         box.textContent = d.message + " ";
         if (d.url) {
@@ -36,7 +39,7 @@
           a.href = d.url; a.textContent = T.seeEarlier; box.appendChild(a);
         }
         box.hidden = false;
-      }).catch(function () {});
+      }).catch(function () { if (mine === asked) last = ""; });
   }
   for (var i = 0; i < radios.length; i++) radios[i].addEventListener("change", function () {
     other.value = ""; update();
