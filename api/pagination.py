@@ -149,6 +149,36 @@ class KeysetPagination(BasePagination):
         raw = json.dumps({"o": name, "v": values, "d": direction}, separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
+    @staticmethod
+    def _segments(keys: list[Key], values: list, reverse: bool):
+        """Disjoint filters covering every row after the cursor, in iteration order.
+
+        The deepest two levels (rows tied on all keys but the last two) are one filter when
+        the next-to-last value is not null: "at or after v, and past the cursor's row if equal
+        to v" is one index range from (…, v) on, so a page after a cursor usually costs one
+        query, as the first page does, instead of a near-empty query for the cursor's exact
+        ties followed by the real one."""
+        depth = len(keys) - 1
+        if len(keys) >= 2 and values[-2] is not None:
+            pen, last = keys[-2], keys[-1]
+            desc = pen.desc != reverse
+            prefix = Q()
+            for key, value in zip(keys[:-2], values[:-2], strict=True):
+                prefix &= key.equal(value)
+            at_or_after = Q(**{f"{pen.field}__{'lte' if desc else 'gte'}": values[-2]})
+            strictly_after = Q(**{f"{pen.field}__{'lt' if desc else 'gt'}": values[-2]})
+            (past_cursor,) = last.after(values[-1], reverse)
+            yield prefix & at_or_after & (strictly_after | past_cursor)
+            for segment in pen.after(values[-2], reverse)[1:]:  # the nulls, if they follow
+                yield prefix & segment
+            depth = len(keys) - 3
+        for d in range(depth, -1, -1):
+            prefix = Q()
+            for key, value in zip(keys[:d], values[:d], strict=True):
+                prefix &= key.equal(value)
+            for segment in keys[d].after(values[d], reverse):
+                yield prefix & segment
+
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         size = self._page_size(request)
@@ -159,15 +189,11 @@ class KeysetPagination(BasePagination):
         if raw:
             values, reverse = self._decode(raw, name, keys, queryset.model)
             order = [k.order(reverse) for k in keys]
-            for depth in range(len(keys) - 1, -1, -1):
-                prefix = Q()
-                for key, value in zip(keys[:depth], values[:depth], strict=True):
-                    prefix &= key.equal(value)
-                for segment in keys[depth].after(values[depth], reverse):
-                    need = size + 1 - len(rows)
-                    if need <= 0:
-                        break
-                    rows.extend(queryset.filter(prefix & segment).order_by(*order)[:need])
+            for segment in self._segments(keys, values, reverse):
+                need = size + 1 - len(rows)
+                if need <= 0:
+                    break
+                rows.extend(queryset.filter(segment).order_by(*order)[:need])
         else:
             rows = list(queryset.order_by(*[k.order(False) for k in keys])[: size + 1])
         has_more = len(rows) > size

@@ -45,6 +45,16 @@ def test_a_cursor_page_costs_a_bounded_number_of_queries(cast, api):
     assert n <= _queries(client, "/api/v1/tickets/?page_size=5") + 4
 
 
+def test_a_cursor_page_inside_a_run_of_due_times_costs_what_page_one_costs(cast, api):
+    """Past the cursor's tie (same urgency and priority, later due time) is one index range:
+    the page in the middle of the queue is one query, like the first."""
+    client = api("dispatcher")
+    for i in range(12):
+        report(cast, phone=f"139{i:08d}")  # general, not priority, distinct due times
+    first = client.get("/api/v1/tickets/?page_size=5").json()
+    assert _queries(client, first["next"]) == _queries(client, "/api/v1/tickets/?page_size=5")
+
+
 def test_detail_costs_a_fixed_number_of_queries(cast, api):
     client = api("dispatcher")
     simple = ticket_in_state(cast, "accepted")
