@@ -70,6 +70,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "view_full_phone",
         "claim_ticket",
         "reply_ticket",
+        "request_cohandling",
         "request_suspension",
         "request_extension",
         "resume_ticket",

@@ -103,7 +103,12 @@ RULES: dict[str, tuple[Grant, ...]] = {
         Grant(Role.SUPERVISOR, "approve_extension"),
         Grant(Role.LEAD, "approve_extension", _lead_may_approve_extension),
     ),
-    "request_cohandling": (Grant(Role.LEAD, "request_cohandling", _in_department_scope),),
+    # 协办: the lead for the department; the handler working the order from the field (issue 16:
+    # the engineer at the customer's door is the one who sees another department is needed).
+    "request_cohandling": (
+        Grant(Role.LEAD, "request_cohandling", _in_department_scope),
+        Grant(Role.HANDLER, "request_cohandling", _is_assigned_handler),
+    ),
     "supervise": (Grant(Role.SUPERVISOR, "supervise_ticket"),),
     "propose_redo": (
         Grant(Role.DISPATCHER, "propose_redo"),

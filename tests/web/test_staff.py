@@ -179,10 +179,15 @@ def test_order_page_offers_the_handler_his_actions_and_a_tel_link(cast):
     t = ticket_in_state(cast, State.ACCEPTED)
     html = login(cast.handler).get(order_url(t)).content.decode()
     assert 'href="tel:13800138000"' in html
-    for form in ('id="reply"', 'id="request-suspension"', 'id="request-extension"'):
+    for form in (
+        'id="reply"',
+        'id="request-suspension"',
+        'id="request-extension"',
+        'id="request-cohandling"',
+    ):
         assert form in html
-    # Co-handling and assigning are the lead's (workorders.permissions): not offered here.
-    assert 'id="request-cohandling"' not in html and 'id="assign"' not in html
+    # Assigning is the lead's (workorders.permissions): not offered here.
+    assert 'id="assign"' not in html
     lead_html = login(cast.lead).get(order_url(t)).content.decode()
     assert 'id="request-cohandling"' in lead_html and 'id="assign"' in lead_html
 
@@ -289,11 +294,22 @@ def test_extension_request_without_reason_is_refused_in_chinese(cast):
     assert ExtensionRequest.objects.get(ticket=t).hours == 8
 
 
-def test_handler_cannot_request_cohandling_the_lead_can(cast):
+def test_the_assigned_handler_requests_cohandling_from_the_field(cast):
     t = ticket_in_state(cast, State.ACCEPTED)
+    assert t.handler == cast.handler
+    assert 'id="request-cohandling"' in login(cast.handler).get(order_url(t)).content.decode()
     data = {"version": t.version, "department": cast.business.pk, "note": "需要业务支撑"}
-    response = login(cast.handler).post(order_url(t, "cohandling"), data)
-    assert response.status_code == 403
+    assert login(cast.handler).post(order_url(t, "cohandling"), data).status_code == 302
+    row = CoHandling.objects.get(ticket=t)
+    assert (row.department, row.requested_by) == (cast.business, cast.handler)
+
+
+def test_another_handler_of_the_department_cannot_request_cohandling(cast):
+    other = user_with("handler", department=cast.network, username="t_handler3")
+    t = ticket_in_state(cast, State.ACCEPTED)
+    assert 'id="request-cohandling"' not in login(other).get(order_url(t)).content.decode()
+    data = {"version": t.version, "department": cast.business.pk, "note": "需要业务支撑"}
+    assert login(other).post(order_url(t, "cohandling"), data).status_code == 403
     assert not CoHandling.objects.exists()
     assert login(cast.lead).post(order_url(t, "cohandling"), data).status_code == 302
     assert CoHandling.objects.get(ticket=t).department == cast.business

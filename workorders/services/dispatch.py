@@ -245,7 +245,7 @@ def ticket_request_cohandling(
     note: str = "",
     now: datetime | None = None,
 ) -> list[CoHandling]:
-    """协办: the lead asks other departments to support."""
+    """协办: the lead, or the handler working the order, asks other departments to support."""
     now = _now(now)
     role = _require(by, "request_cohandling", ticket)
     if ticket.state not in (State.DISPATCHED, State.ACCEPTED, State.SUSPENDED):
