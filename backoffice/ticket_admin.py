@@ -463,6 +463,7 @@ class TicketAdmin(QuickActionCheckbox, admin.ModelAdmin):
             {
                 "obj": a,
                 "url": reverse(f"{base}_attachment", args=[ticket.pk, a.pk]),
+                "thumb_url": reverse(f"{base}_attachment_thumb", args=[ticket.pk, a.pk]),
                 "is_image": (a.content_type or "").startswith("image/"),
             }
             for a in ticket.attachments.select_related("uploaded_by")
@@ -579,6 +580,11 @@ class TicketAdmin(QuickActionCheckbox, admin.ModelAdmin):
                 "<path:object_id>/attachment/<int:attachment_id>/",
                 bind(views.attachment_view),
                 name="{}_{}_attachment".format(*info),
+            ),
+            path(
+                "<path:object_id>/attachment/<int:attachment_id>/thumb/",
+                bind(views.attachment_thumb_view),
+                name="{}_{}_attachment_thumb".format(*info),
             ),
             *super().get_urls(),
         ]

@@ -251,6 +251,12 @@ def attachment_view(model_admin, request: HttpRequest, object_id, attachment_id:
     return attachment_response(ticket.attachments.filter(pk=attachment_id).first())
 
 
+def attachment_thumb_view(model_admin, request: HttpRequest, object_id, attachment_id: int):
+    """The photo's thumbnail for the order page's strip (the full photo is one click away)."""
+    ticket = visible_ticket_or_404(request, object_id)
+    return attachment_response(ticket.attachments.filter(pk=attachment_id).first(), thumbnail=True)
+
+
 # --------------------------------------------------------------------------- bulk actions
 
 

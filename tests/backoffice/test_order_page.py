@@ -327,14 +327,21 @@ def test_attachment_thumbnails_are_served_only_within_scope(cast, client_for):
     photo = SimpleUploadedFile("光猫.jpg", jpeg_bytes(), content_type="image/jpeg")
     (att,) = services.ticket_attach(ticket=t, by=cast.lead, files=[photo])
     url = reverse("admin:workorders_ticket_attachment", args=[t.pk, att.pk])
+    thumb = reverse("admin:workorders_ticket_attachment_thumb", args=[t.pk, att.pk])
     page = client_for(cast.lead).get(change_url(t)).content.decode()
-    assert f'<img src="{url}"' in page
+    # The strip shows the small thumbnail and links to the full photo.
+    assert f'<a href="{url}"' in page and f'<img src="{thumb}"' in page
     ok = client_for(cast.lead).get(url)
     assert ok.status_code == 200
     assert ok["Content-Type"] == "image/jpeg"
     with att.file.open("rb") as stored:  # re-encoded without metadata when stored
         assert b"".join(ok.streaming_content) == stored.read()
+    small = client_for(cast.lead).get(thumb)
+    assert small.status_code == 200 and small["Content-Type"] == "image/jpeg"
+    with att.thumbnail.open("rb") as stored:
+        assert b"".join(small.streaming_content) == stored.read()
     assert client_for(cast.other_lead).get(url).status_code == 404
+    assert client_for(cast.other_lead).get(thumb).status_code == 404
 
 
 def test_supervisor_declines_a_proposed_redo_from_the_order_page(cast, client_for):
