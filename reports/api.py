@@ -76,7 +76,7 @@ class KpiResponseSerializer(serializers.Serializer):
 
 # Notes for the schema; names, types and allowed values come from the report's filter form.
 FILTER_NOTES = {
-    "period": "Default: today",
+    "period": "Default: month (this calendar month, Asia/Shanghai)",
     "start": "With period=custom",
     "end": "With period=custom",
     "department": "Department id (with its subtree)",

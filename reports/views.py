@@ -19,7 +19,7 @@ from workorders.models import State, VisitChannel
 from workorders.permissions import can_export, can_see_full_phone, can_view_reports, mask_phone
 
 from . import charts, kpis, services
-from .filters import ReportFilters, parse_filters
+from .filters import DEFAULT_PERIOD, ReportFilters, parse_filters
 from .models import ReportFrequency
 from .routing import on_replica
 
@@ -74,9 +74,6 @@ SCORE_KEYS = (
     "return",
     "redo",
 )
-
-
-DEFAULT_PERIOD = "month"
 
 
 def late_text(seconds: float) -> str:

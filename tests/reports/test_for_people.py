@@ -212,3 +212,26 @@ def test_transition_csv_data_column_stays_json(world, cast, client):
     resp = client.get("/reports/export/transitions.csv", WEEK)
     body = b"".join(resp.streaming_content).decode("utf-8-sig")
     assert '""department"": ""网络保障""' in body
+
+
+def test_without_a_period_every_entry_point_counts_this_month(world, cast, client):
+    """The page with only a filter, the KPI API and the order export all default to this month
+    (they used to default to today while the bare page showed the month)."""
+    from rest_framework.test import APIClient
+
+    client.force_login(cast.auditor)
+    api = APIClient()
+    api.force_authenticate(cast.auditor)
+    with time_machine.travel(h(24 * 20), tick=False):  # 2026-11-22
+        page = client.get("/reports/", {"urgency": ""})
+        body = api.get("/api/v1/reports/kpis/").json()
+        csv = client.get("/reports/export/tickets.csv")
+    assert page.context["current"].counts["received"] == 9
+    assert (body["period"]["kind"], body["period"]["start"], body["period"]["end"]) == (
+        "month",
+        "2026-11-01",
+        "2026-11-30",
+    )
+    assert body["total"]["counts"]["received"] == 9
+    lines = b"".join(csv.streaming_content).decode("utf-8-sig").strip().splitlines()
+    assert len(lines) == 1 + 9  # header and o1..o9
