@@ -69,11 +69,16 @@ def _mine(user, status: str) -> QuerySet[Ticket]:
 def _awaiting_verdict(user, qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
     """Replied orders among `qs` waiting for this user's on-the-spot verdict: none unless the
     user may record one (the domain's right for `close`), and not those whose verdict already
-    went to a supervisor as a redo request."""
+    went to a supervisor as a redo request, nor regulator complaints still awaiting the
+    supervisor's sign-off (they cannot close before it)."""
     if not may(user, "close"):
         return qs.none()
     pending = RedoProposal.objects.filter(ticket=OuterRef("pk"), status=RequestStatus.PENDING)
-    return qs.filter(state=State.REPLIED).exclude(Exists(pending))
+    return (
+        qs.filter(state=State.REPLIED)
+        .exclude(Exists(pending))
+        .awaiting_regulator_signoff(negate=True)
+    )
 
 
 def my_reported(user, *, status: str = "", now: datetime) -> QuerySet[Ticket]:

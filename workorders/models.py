@@ -176,6 +176,13 @@ class TicketQuerySet(models.QuerySet):
         """Urgent first, then VIP/elderly/claimed-escalation/repeat, then nearest due time."""
         return self.order_by("-is_urgent", "-is_priority", "promise_due_at", "id")
 
+    def awaiting_regulator_signoff(self, *, negate: bool = False):
+        """Regulator complaints whose reply a supervisor has not signed off: they cannot close
+        (workorders.services.regulator_close_check), so no one is asked for a verdict yet.
+        With `negate`, every other order."""
+        q = models.Q(is_regulator=True, regulator_signed_off_at__isnull=True)
+        return self.exclude(q) if negate else self.filter(q)
+
 
 class Ticket(ConcurrentTransitionMixin, models.Model):
     number = models.CharField(_("工单号"), max_length=16, unique=True, editable=False)
@@ -531,6 +538,11 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+    @property
+    def awaits_regulator_signoff(self) -> bool:
+        """See TicketQuerySet.awaiting_regulator_signoff."""
+        return self.is_regulator and self.regulator_signed_off_at is None
 
     @property
     def summary(self) -> str:

@@ -123,6 +123,23 @@ def test_confirm_tab_leaves_out_an_order_whose_redo_awaits_the_supervisor(front,
     assert replied.number not in confirm_list(front).content.decode()
 
 
+def test_a_regulator_order_waits_for_the_supervisors_sign_off_before_the_verdict(
+    front, cast, replied
+):
+    """A regulator complaint cannot close before a supervisor signs off its reply: it is not in
+    待我确认 and its page says why instead of offering the verdict form; after the sign-off it
+    is asked for like any other."""
+    services.ticket_mark_regulator(ticket=replied, by=cast.dispatcher, reason="客户已向管局申诉")
+    assert replied.number not in confirm_list(front).content.decode()
+    page = front.get(reverse("web:order", args=[replied.number])).content.decode()
+    assert 'id="awaits-signoff"' in page and 'id="verdict"' not in page
+    replied.refresh_from_db()
+    services.ticket_regulator_signoff(ticket=replied, by=cast.supervisor, note="同意回复")
+    assert f'id="confirm-{replied.number}"' in confirm_list(front).content.decode()
+    page = front.get(reverse("web:order", args=[replied.number])).content.decode()
+    assert 'id="awaits-signoff"' not in page and 'id="verdict"' in page
+
+
 def test_confirm_tab_is_empty_for_who_may_not_give_the_verdict(cast, replied):
     # Another frontline worker (not the reporter) and a handler see nothing to confirm.
     for user in (cast.other_frontline, cast.handler):

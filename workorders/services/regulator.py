@@ -80,5 +80,5 @@ def ticket_regulator_signoff(
 
 def regulator_close_check(ticket: Ticket) -> None:
     """A regulator complaint closes only after a supervisor's sign-off of its reply."""
-    if ticket.is_regulator and ticket.regulator_signed_off_at is None:
+    if ticket.awaits_regulator_signoff:
         raise InvalidState(_("监管申诉工单需督办签字后才能办结。"))
