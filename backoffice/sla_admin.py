@@ -15,6 +15,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Department
+from sla import selectors as sla_selectors
 from sla import services as sla_services
 from sla.calendars import WEEKDAYS
 from sla.display import duration_text
@@ -311,6 +312,21 @@ class CalendarAdmin(SuperuserEditsMixin, admin.ModelAdmin):
     )
     inlines = [DepartmentCalendarInline, CalendarDayInline]
     actions = ["load_holidays_this_and_next_year"]
+
+    def changelist_view(self, request, extra_context=None):
+        # A year without its holidays counts every weekday as working time: say so while there
+        # is time to load them (next year's from November on).
+        for year, calendars in sla_selectors.calendars_missing_holidays(timezone.localdate()):
+            self.message_user(
+                request,
+                gettext(
+                    "%(cals)s 还没有 %(year)s 年的法定节假日：该年的承诺时限会把节假日算作"
+                    "工作日。请选中后用“载入今明两年的中国法定节假日与调休”，或手工录入。"
+                )
+                % {"cals": "、".join(str(c) for c in calendars), "year": year},
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description=_("每周工作时间"))
     def week_col(self, obj: Calendar) -> str:

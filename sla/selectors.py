@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import (
     Case,
     CharField,
+    Count,
     DurationField,
     ExpressionWrapper,
     F,
@@ -247,3 +248,36 @@ def rule_trial(*, kind: str, facts, department=None, now: datetime | None = None
         "due_if_now": add_working(cal, now, winner.target) if winner else None,
         "now": now,
     }
+
+
+# Weeks before New Year from which next year's holidays are asked for (the State Council
+# publishes the arrangement in the autumn; the holiday package follows with a release).
+NEXT_YEAR_WARNING_FROM = (11, 1)
+
+
+def calendars_missing_holidays(today: date) -> list[tuple[int, list]]:
+    """[(year, [calendars that keep statutory holidays but have none in that year])] for this
+    year, and from NEXT_YEAR_WARNING_FROM on for next year too: without its holidays such a
+    calendar counts every weekday of the year as working time, and promises come due on
+    holidays. A calendar with no holidays in any year (round the clock) is left alone. One
+    query."""
+    from .models import Calendar, DayKind
+
+    years = [today.year]
+    if (today.month, today.day) >= NEXT_YEAR_WARNING_FROM:
+        years.append(today.year + 1)
+    calendars = list(
+        Calendar.objects.annotate(
+            any_holiday=Count("days", filter=Q(days__kind=DayKind.HOLIDAY)),
+            **{
+                f"y{y}": Count("days", filter=Q(days__kind=DayKind.HOLIDAY, days__date__year=y))
+                for y in years
+            },
+        ).order_by("name")
+    )
+    out = []
+    for y in years:
+        missing = [c for c in calendars if c.any_holiday and not getattr(c, f"y{y}")]
+        if missing:
+            out.append((y, missing))
+    return out

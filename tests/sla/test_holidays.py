@@ -66,3 +66,39 @@ def test_a_year_the_package_does_not_know_is_refused_saying_so(desk, year):
 def test_an_unknown_calendar_code_is_refused(desk):
     with pytest.raises(CommandError, match="nope"):
         call_command("load_holidays", "--year", "2026", "--calendar", "nope", stdout=StringIO())
+
+
+def _round_the_clock():
+    return Calendar.objects.create(
+        code="noc",
+        name="网管7x24",
+        **{f"hours_{d}": "00:00-24:00" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    )
+
+
+def test_calendars_missing_this_or_next_years_holidays_are_named(desk):
+    from sla.selectors import calendars_missing_holidays
+
+    _round_the_clock()  # no holidays in any year: never asked for them
+    CalendarDay.objects.create(calendar=desk, date=date(2026, 10, 1), kind="holiday", name="国庆")
+    # October: only this year matters, and it has a holiday.
+    assert calendars_missing_holidays(date(2026, 10, 31)) == []
+    # From November on, next year's are asked for.
+    assert calendars_missing_holidays(date(2026, 11, 1)) == [(2027, [desk])]
+    CalendarDay.objects.create(calendar=desk, date=date(2027, 1, 1), kind="holiday", name="元旦")
+    assert calendars_missing_holidays(date(2026, 12, 5)) == []
+    # A new year whose holidays were never loaded.
+    assert calendars_missing_holidays(date(2028, 3, 1)) == [(2028, [desk])]
+
+
+def test_the_calendar_list_warns_about_a_year_without_holidays(desk, admin_client):
+    import time_machine
+
+    CalendarDay.objects.create(calendar=desk, date=date(2026, 10, 1), kind="holiday", name="国庆")
+    with time_machine.travel(date(2026, 12, 5), tick=False):
+        response = admin_client.get("/admin/sla/calendar/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("坐席 还没有 2027 年的法定节假日" in m for m in shown), shown
+    with time_machine.travel(date(2026, 10, 5), tick=False):
+        response = admin_client.get("/admin/sla/calendar/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert not [str(m) for m in response.context["messages"]]
