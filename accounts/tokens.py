@@ -62,7 +62,9 @@ class ExpiringTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
         # The user's department comes in the same query (every service reads it: the
         # reporter's department, a lead's scope). Refusals are DRF's own, with its messages.
-        token = Token.objects.select_related("user__department").filter(key=key).first()
+        # A unique key: no `.first()`, whose ORDER BY costs compiling and sorting for nothing.
+        found = list(Token.objects.select_related("user__department").filter(key=key)[:1])
+        token = found[0] if found else None
         if token is None or not token.user.is_active:
             return super().authenticate_credentials(key)
         user = token.user

@@ -147,6 +147,28 @@ def ticket_detail_response(request, ticket: Ticket, *, status: int = 200, header
     return Response(data, status=status, headers={"ETag": etag_of(fresh), **(headers or {})})
 
 
+def ticket_created_response(request, ticket: Ticket, *, headers=None) -> Response:
+    """201 for an order just created, from the order in hand: nothing but the report has
+    touched it (its clocks as started, no co-handling department, its repeat's number known),
+    so reading it back would return what we hold. A replay or an order dispatched on the way
+    in (`started_clocks` None) is read back. tests/api/test_create_response.py compares both."""
+    clocks = getattr(ticket, "started_clocks", None)
+    if getattr(ticket, "replayed", False) or clocks is None:
+        return ticket_detail_response(request, ticket, status=201, headers=headers)
+    ticket.repeat_of_number = ticket.repeat_of.number if ticket.repeat_of_id else None
+    ticket.duplicate_of_number = None
+    cache = ticket.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in (
+        ("clocks", sorted(clocks, key=lambda c: (c.started_at, c.pk))),
+        ("co_departments", []),
+    ):
+        qs = getattr(ticket, name).all()
+        qs._result_cache, qs._prefetch_done = rows, True
+        cache[name] = qs
+    data = TicketDetailSerializer(ticket, context={"request": request}).data
+    return Response(data, status=201, headers={"ETag": etag_of(ticket), **(headers or {})})
+
+
 def idempotency_key(request) -> str | None:
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:

@@ -23,6 +23,7 @@ from .common import (
     idempotency_key,
     idempotent,
     if_match_version,
+    ticket_created_response,
     ticket_detail_get,
     ticket_detail_response,
 )
@@ -135,7 +136,7 @@ class TicketList(GenericAPIView):
             **data,
         )
         headers = {REPLAY_HEADER: "true"} if getattr(ticket, "replayed", False) else {}
-        return ticket_detail_response(request, ticket, status=201, headers=headers)
+        return ticket_created_response(request, ticket, headers=headers)
 
 
 class TicketDetail(GenericAPIView):

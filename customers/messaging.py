@@ -73,7 +73,13 @@ def _params(ticket: Ticket, event: str, *, now: datetime, audit: AuditEntry | No
 
 
 def tell_customer(
-    *, ticket: Ticket, event: str, ref: str, now: datetime, audit: AuditEntry | None = None
+    *,
+    ticket: Ticket,
+    event: str,
+    ref: str,
+    now: datetime,
+    audit: AuditEntry | None = None,
+    new_order: bool = False,
 ):
     """Write the text of `event` for the order's customer (or fold it into the one waiting)."""
     return sms_enqueue(
@@ -83,6 +89,7 @@ def tell_customer(
         params=_params(ticket, event, now=now, audit=audit),
         now=now,
         urgent=ticket.urgency == Urgency.URGENT,
+        new_order=new_order,
     )
 
 
@@ -101,7 +108,8 @@ def tell_fault_eta(*, ticket: Ticket, text: str, ref: str, now: datetime):
 
 
 def on_reported(*, ticket: Ticket, now: datetime, **_kw) -> None:
-    tell_customer(ticket=ticket, event=SmsEvent.ACCEPTED, ref="report", now=now)
+    # Published inside the order's creating transaction: no text of it can be waiting.
+    tell_customer(ticket=ticket, event=SmsEvent.ACCEPTED, ref="report", now=now, new_order=True)
 
 
 def on_transition(*, ticket: Ticket, transition: str, audit_id: int, now: datetime, **_kw):

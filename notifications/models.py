@@ -4,6 +4,8 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from workorders.copies import ReferenceQuerySet
+
 
 class NotificationKind(models.TextChoices):
     REMIND = "remind", _("时限提醒")
@@ -248,6 +250,9 @@ class SmsTemplate(models.Model):
     text = models.TextField(_("模板内容"))
     active = models.BooleanField(_("启用"), default=True)
     updated_at = models.DateTimeField(_("修改时间"), auto_now=True)
+
+    # Bulk writes invalidate the per-process copy of the templates (sms_channel).
+    objects = ReferenceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("短信模板")

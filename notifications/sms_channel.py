@@ -35,6 +35,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from workorders.copies import ProcessCopy
 from workorders.errors import Invalid, NotAllowed
 
 from .models import (
@@ -77,10 +78,17 @@ def opted_out(phone: str) -> bool:
 # --------------------------------------------------------------------------- writing
 
 
+# The active template of each event (one at most: a constraint), read once per process until
+# a template is written (workorders.copies; watched from the app's ready()).
+ACTIVE_TEMPLATES: ProcessCopy[dict[str, SmsTemplate]] = ProcessCopy(
+    "sms_templates", lambda: {t.event: t for t in SmsTemplate.objects.filter(active=True)}
+)
+
+
 def sms_render(event: str, params: dict) -> dict | None:
     """The payload of a text: the event's active template filled in, the sign name before it,
     its segment count. None when the event has no active template (nothing is sent)."""
-    template = SmsTemplate.objects.filter(event=event, active=True).first()
+    template = ACTIVE_TEMPLATES.get().get(event)
     if template is None:
         log.warning("sms: no active template for %s, nothing sent", event)
         return None
@@ -101,12 +109,20 @@ def _due(now: datetime) -> datetime:
 
 
 def sms_enqueue(
-    *, ticket, event: str, ref: str, params: dict, now: datetime, urgent: bool = False
+    *,
+    ticket,
+    event: str,
+    ref: str,
+    params: dict,
+    now: datetime,
+    urgent: bool = False,
+    new_order: bool = False,
 ) -> Delivery | None:
     """Tell the order's customer about `event` (in the caller's transaction): one text, or the
     waiting text of the same order updated to this event (see the module's docstring). `ref`
     names the event (its audit row) and makes the key: writing the same event twice sends
-    once. Returns the row, or None when nothing is sent (fixed line, opted out, no template)."""
+    once. Returns the row, or None when nothing is sent (fixed line, opted out, no template).
+    `new_order`: the order was created in the caller's transaction, so no text of it waits."""
     phone = ticket.customer_phone
     if not is_mobile(phone) or opted_out(phone):
         return None
@@ -115,7 +131,7 @@ def sms_enqueue(
         return None
     payload["urgent"] = bool(urgent)
     segments = sms_segments(payload["text"])
-    if settings.SMS_COALESCE_SECONDS > 0:
+    if settings.SMS_COALESCE_SECONDS > 0 and not new_order:
         waiting = (
             Delivery.objects.filter(
                 channel=Channel.SMS,

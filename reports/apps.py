@@ -14,5 +14,6 @@ class ReportsConfig(AppConfig):
 
         # The KPI roll-up follows every audited change of an order, a new order and a risk
         # alert raised by the SLA sweep (the one count that moves without an audit row).
-        for kind in (events.AUDITED, events.REPORTED, events.RISK_ALERT):
+        for kind in (events.AUDITED, events.RISK_ALERT):
             events.subscribe(kind, rollup.on_order_changed)
+        events.subscribe(events.REPORTED, rollup.on_order_reported)

@@ -253,10 +253,19 @@ def _lock_share(ticket_id: int) -> list:
     return json.loads(cells) if isinstance(cells, str) else cells
 
 
-def refresh_order(ticket_id: int) -> None:
-    """Bring the roll-up up to date with one order: its new contribution minus its old one."""
+def refresh_order(ticket_id: int, *, new_order: bool = False) -> None:
+    """Bring the roll-up up to date with one order: its new contribution minus its old one.
+    `new_order`: the order was created in this transaction, so it has no stored share yet
+    (and no other transaction can write one before this one commits): its share is inserted
+    with its contribution instead of being locked, read and updated."""
     # Inside the service's transaction no savepoint of its own: a failure here fails the write.
     with transaction.atomic(savepoint=False):
+        if new_order:
+            new = contributions(order_id=ticket_id).get(ticket_id, {})
+            if _insert_share(ticket_id, _as_json(new)):
+                _upsert(_delta({}, new))
+                return
+            # An earlier event of this transaction (a risk alert) refreshed it already.
         old = _from_json(_lock_share(ticket_id))
         new = contributions(order_id=ticket_id).get(ticket_id, {})
         delta = _delta(old, new)
@@ -266,8 +275,24 @@ def refresh_order(ticket_id: int) -> None:
         KpiShare.objects.filter(pk=ticket_id).update(cells=_as_json(new))
 
 
+def _insert_share(ticket_id: int, cells: list) -> bool:
+    """Store a new order's share; False if it has one already."""
+    table = KpiShare._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (ticket_id, cells) VALUES (%s, %s) "
+            "ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id",
+            [ticket_id, json.dumps(cells)],
+        )
+        return cur.fetchone() is not None
+
+
 def on_order_changed(*, ticket, **_payload) -> None:
     refresh_order(ticket.pk)
+
+
+def on_order_reported(*, ticket, **_payload) -> None:
+    refresh_order(ticket.pk, new_order=True)
 
 
 # --------------------------------------------------------------------------- rebuild

@@ -51,8 +51,9 @@ def main() -> None:
     times = {on: {s: [] for s in steps} for on in (True, False)}
     queries = {on: {s: [] for s in steps} for on in (True, False)}
     listeners = [
-        (kind, rollup.on_order_changed)
-        for kind in (events.AUDITED, events.REPORTED, events.RISK_ALERT)
+        (events.AUDITED, rollup.on_order_changed),
+        (events.RISK_ALERT, rollup.on_order_changed),
+        (events.REPORTED, rollup.on_order_reported),
     ]
     try:
         with transaction.atomic():

@@ -45,6 +45,16 @@ def _sla_reference_cache():
 
 
 @pytest.fixture(autouse=True)
+def _reference_copies():
+    """The per-process copies of risk rules and SMS templates must not outlive a test's rows."""
+    from workorders import copies
+
+    copies.clear_all()
+    yield
+    copies.clear_all()
+
+
+@pytest.fixture(autouse=True)
 def _access_cache():
     """The per-process copy of users' roles and permissions must not outlive a test's rows."""
     from accounts import access

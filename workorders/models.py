@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin, FSMField, transition
 
+from workorders.copies import ReferenceQuerySet
 from workorders.permissions import acting_role
 from workorders.phones import phone_validator
 
@@ -1006,6 +1007,9 @@ class RiskRule(models.Model):
     label = models.CharField(_("名称"), max_length=64)
     points = models.PositiveSmallIntegerField(_("分值"))
     active = models.BooleanField(_("生效"), default=True)
+
+    # Bulk writes invalidate the per-process copy of the rules (services.risk).
+    objects = ReferenceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("越级风险规则")

@@ -11,21 +11,26 @@ from tests.conftest import is_postgres
 from tests.factories import report, ticket_in_state
 from workorders import services
 
-# The create (25 before): token and user with department; the category; the day's number (and on
-# PostgreSQL the order's id); the repeat look-up; the clocks; the order; the audit row; the
-# risk score's rules and redo check; the customer's status link and text (opt-out, template,
-# a waiting text to fold into, the text); the reporter's category roll-up; the response (the
-# order, its clocks, its co-handling departments). SQLite cannot know the order's id before
-# inserting it and links the promise clock with one more UPDATE. Two savepoint statements:
-# the test runs inside a transaction. Then 9 for the KPI daily roll-up kept in the same
-# transaction (the order's stored share read and locked, its KPI sources, the cells' upsert).
-ROLLUP_QUERIES = 9
-CREATE_QUERIES = (20 if is_postgres() else 21) + ROLLUP_QUERIES
+# The create (25 before, 29 with the KPI roll-up): token and user with department; the category
+# with its routing rule's department; the day's number (and on PostgreSQL the order's id); the
+# repeat look-up; the clocks; the order; the audit row; the customer's status link and text
+# (opt-out, the text); the reporter's category roll-up. A new order has no redo proposal for
+# the risk score to look for and no waiting text to fold into (2 queries); the risk rules and
+# the SMS templates come from per-process copies (workorders.copies: 2), and the response is
+# written from the order in hand (it read the order, its clocks and its co-handling
+# departments back: 3).
+# SQLite cannot know the order's id before inserting it and links the promise clock with one
+# more UPDATE. Two savepoint statements: the test runs inside a transaction. Then 8 for the KPI
+# daily roll-up kept in the same transaction (the order's KPI sources, the cells' upsert, its
+# share inserted: a new order has none to lock and read).
+ROLLUP_QUERIES = 8
+CREATE_QUERIES = (13 if is_postgres() else 14) + ROLLUP_QUERIES
 # The dispatch (31 before, counted the same way): token; the order visible to the user and
 # its row lock; the department; the guarded update; the audit row; risk; notifications; the
 # customer's text; the clocks; the response. Then the department's auto-assign rule, and the
-# KPI roll-up (its share, sources and upsert, plus the department's cells).
-DISPATCH_QUERIES = 39
+# KPI roll-up (its share, sources and upsert, plus the department's cells). 39 before the risk
+# rules and SMS templates came from per-process copies.
+DISPATCH_QUERIES = 37
 
 
 def _more_orders(cast, n: int, start: int) -> None:
@@ -66,10 +71,9 @@ def test_a_create_through_the_service_is_few_round_trips(cast, django_assert_num
     report(cast, phone="13700000001")
     access.clear()
     report(cast, phone="13700000002")
-    # Number (and id), repeat, clocks, order, (SQLite: promise link), audit, risk rules,
-    # redo check, status link, opt-out, template, waiting text, text, roll-up, 2 savepoints;
-    # the KPI daily roll-up.
-    with django_assert_num_queries((15 if is_postgres() else 16) + ROLLUP_QUERIES):
+    # Number (and id), repeat, clocks, order, (SQLite: promise link), audit, status link,
+    # opt-out, text, roll-up, 2 savepoints; the KPI daily roll-up.
+    with django_assert_num_queries((11 if is_postgres() else 12) + ROLLUP_QUERIES):
         report(cast, phone="13700000003")
 
 

@@ -131,6 +131,25 @@ def test_rebuild_gives_the_table_the_writes_kept(cast):
     call_command("kpi_verify", "--from", "2026-10-01", "--to", "2026-12-31")
 
 
+def test_a_report_that_raises_a_risk_alert_at_once_is_counted_once(cast, settings):
+    """A new order's share is inserted, not locked and updated; when the risk alert of the
+    same report refreshed it first, the report's own refresh finds it and adds nothing."""
+    settings.RISK_ALERT_THRESHOLD = 10
+    _mark_built()
+    now = START + timedelta(hours=9)
+    alerted = report(cast, phone="13900000001", claimed_escalation=True, now=now)
+    plain = report(cast, phone="13900000002", now=now + timedelta(minutes=1))
+    assert alerted.risk_alerted_at is not None and plain.risk_alerted_at is None
+    assert rollup.verify(period=ALL) == []
+    assert rollup.sums(period=ALL, scope=Scope())[()]["received"] == 2
+    kept = _table()
+    shares = dict(KpiShare.objects.values_list("ticket_id", "cells"))
+    assert set(shares) == {alerted.pk, plain.pk}
+    call_command("kpi_rebuild")
+    assert _table() == kept
+    assert dict(KpiShare.objects.values_list("ticket_id", "cells")) == shares
+
+
 def test_verify_fails_on_a_difference(cast):
     _mark_built()
     _random_world(cast, n=10, seed=2)

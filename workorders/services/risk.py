@@ -10,10 +10,15 @@ from datetime import datetime
 from django.conf import settings
 
 from .. import events
+from ..copies import ProcessCopy, watch
 from ..models import RedoProposal, RiskRule, Satisfaction, Ticket
 from .common import _now
 
 REPEAT_DAYS = 30
+# The active rules, read once per process until one is written (workorders.copies).
+ACTIVE_RULES: ProcessCopy[tuple[RiskRule, ...]] = ProcessCopy(
+    "risk_rules", lambda: tuple(RiskRule.objects.filter(active=True))
+)
 
 
 def _unsatisfied(ticket: Ticket) -> bool:
@@ -26,6 +31,11 @@ def _unsatisfied(ticket: Ticket) -> bool:
     )
 
 
+def _unsatisfied_new(ticket: Ticket) -> bool:
+    # An order created in this transaction has no redo proposal yet.
+    return ticket.visit_satisfaction == Satisfaction.UNSATISFIED
+
+
 # The condition of each rule code. A code without a condition scores nothing.
 CONDITIONS: dict[str, Callable[[Ticket], bool]] = {
     "claimed_escalation": lambda t: t.claimed_escalation,
@@ -36,14 +46,19 @@ CONDITIONS: dict[str, Callable[[Ticket], bool]] = {
     "unsatisfied": _unsatisfied,
     "redo": lambda t: t.redo_count > 0,
 }
+CONDITIONS_NEW = {**CONDITIONS, "unsatisfied": _unsatisfied_new}
 
 
-def risk_score_of(ticket: Ticket, rules: list[RiskRule] | None = None) -> int:
-    """The score of the order now: 0 once it has ended."""
+def risk_score_of(
+    ticket: Ticket, rules: list[RiskRule] | None = None, *, new_order: bool = False
+) -> int:
+    """The score of the order now: 0 once it has ended. `new_order`: created in the caller's
+    transaction (nothing has been recorded on it yet)."""
     if not ticket.is_open:
         return 0
-    rules = rules if rules is not None else list(RiskRule.objects.filter(active=True))
-    total = sum(r.points for r in rules if r.active and CONDITIONS.get(r.code, _never)(ticket))
+    rules = rules if rules is not None else ACTIVE_RULES.get()
+    conditions = CONDITIONS_NEW if new_order else CONDITIONS
+    total = sum(r.points for r in rules if r.active and conditions.get(r.code, _never)(ticket))
     return min(total, 100)
 
 
@@ -51,12 +66,14 @@ def _never(ticket: Ticket) -> bool:
     return False
 
 
-def ticket_risk_refresh(*, ticket: Ticket, now: datetime | None = None) -> int:
+def ticket_risk_refresh(
+    *, ticket: Ticket, now: datetime | None = None, new_order: bool = False
+) -> int:
     """Store the order's score (a derived column: no version step) and, the first time it
     reaches the threshold, mark and announce the alert — a conditional update, so two events
     at once alert once."""
     now = _now(now)
-    score = risk_score_of(ticket)
+    score = risk_score_of(ticket, new_order=new_order)
     if score != ticket.risk_score:
         Ticket.objects.filter(pk=ticket.pk).update(risk_score=score)
         ticket.risk_score = score
@@ -82,6 +99,12 @@ def _on_event(*, ticket: Ticket, now: datetime, **_payload) -> None:
     ticket_risk_refresh(ticket=ticket, now=now)
 
 
+def _on_reported(*, ticket: Ticket, now: datetime, **_payload) -> None:
+    ticket_risk_refresh(ticket=ticket, now=now, new_order=True)
+
+
 def subscribe() -> None:
-    for kind in (events.REPORTED, events.TRANSITION, events.CHASE, events.RECORDED):
+    watch(RiskRule, ACTIVE_RULES)
+    events.subscribe(events.REPORTED, _on_reported)
+    for kind in (events.TRANSITION, events.CHASE, events.RECORDED):
         events.subscribe(kind, _on_event)
