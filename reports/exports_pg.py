@@ -341,18 +341,23 @@ def _copy_chunk(cur, copy: str, ids: str) -> tuple[int, bytes]:
     cur.copy_expert(copy.replace("'@IDS@'", f"'{ids}'"), sink)
     count = cur.rowcount
     cur.execute("SELECT set_config('TimeZone', %s, true)", [zone])
-    return count, _crlf(b"".join(sink.parts))
+    data = b"".join(sink.parts)
+    del sink.parts[:]  # two copies of the chunk at a time, not three
+    return count, _crlf(data)
 
 
 def ticket_csv_chunks(*, user, qs, now: datetime) -> Iterator[tuple[int, bytes]]:
     """(rows, CSV bytes in UTF-8) per chunk of the orders in `qs`, in primary-key order.
     With `REPORTS_EXPORT_PG_WORKERS` > 1, that many chunks are rendered at once, each on a
-    connection of its own (PostgreSQL renders a query on one core)."""
+    connection of its own (PostgreSQL renders a query on one core), unless the caller is in
+    a transaction."""
     alias = read_alias()
     with connections[alias].cursor() as cur:
         copy = cur.mogrify(COPY, _params(user, now)).decode()
     workers = settings.REPORTS_EXPORT_PG_WORKERS
-    if workers > 1:
+    # Inside a transaction (a caller's, or a test's) other connections would not see what it
+    # wrote nor read its snapshot: everything then runs on its connection.
+    if workers > 1 and not connections[alias].in_atomic_block:
         yield from _parallel(alias, qs, copy, workers)
         return
     with connections[alias].cursor() as ids_cur:

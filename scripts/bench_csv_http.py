@@ -7,9 +7,10 @@ worker that served it (VmHWM, reset through /proc/PID/clear_refs before each req
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_pread_1m \\
         .venv/bin/python scripts/bench_csv_http.py --reps 3
 
-`--code DIR` serves another checkout's code (a before/after on the same database, back to
-back); `--alternate DIR` serves both, alternately, one gunicorn at a time. Not a test: the
-numbers depend on the machine.
+`--serve DIR[@NAME=VALUE,...]` (repeatable) serves each checkout in turn, one gunicorn at a
+time, with extra environment if given: a before/after on the same database, back to back, e.g.
+`--serve /tmp/base --serve .@REPORTS_EXPORT_PG_WORKERS=2`. Not a test: the numbers depend on
+the machine.
 """
 
 from __future__ import annotations
@@ -127,8 +128,7 @@ def serve(code: Path, env: dict) -> subprocess.Popen:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--code", default=str(ROOT))
-    ap.add_argument("--alternate", default=None, help="a second checkout, served alternately")
+    ap.add_argument("--serve", action="append", help="DIR[@NAME=VALUE,...], repeatable")
     ap.add_argument("--small", default="2026-08-01,2026-08-01", help="start,end of ~10k orders")
     ap.add_argument("--all", default="2026-08-01,2026-12-31")
     ap.add_argument("--only", choices=("small", "all"), default=None)
@@ -142,17 +142,22 @@ def main() -> None:
         text=True,
     )
     cookie = json.loads(prep.stdout.strip().splitlines()[-1])["sessions"]["auditor"]
-    codes = [Path(args.code)] + ([Path(args.alternate)] if args.alternate else [])
+    configs = []
+    for spec in args.serve or [str(ROOT)]:
+        code, _at, extra = spec.partition("@")
+        configs.append(
+            (spec, Path(code).resolve(), dict(kv.split("=", 1) for kv in extra.split(",") if kv))
+        )
     periods = [p for p in ("small", "all") if args.only in (None, p)]
     for rep in range(args.reps):
-        for code in codes:
-            server = serve(code, env)
+        for spec, code, extra in configs:
+            server = serve(code, env | extra)
             try:
-                export(cookie, *args.small.split(","), server.pid)  # warm both workers' caches
-                export(cookie, *args.small.split(","), server.pid)
+                for _i in range(4):  # warm both workers (imports, connections, plans)
+                    export(cookie, *args.small.split(","), server.pid)
                 for name in periods:
                     r = export(cookie, *getattr(args, name).split(","), server.pid)
-                    print(json.dumps({"rep": rep, "code": str(code)} | r), flush=True)
+                    print(json.dumps({"rep": rep, "serve": spec} | r), flush=True)
             finally:
                 server.terminate()
                 server.wait(timeout=60)
