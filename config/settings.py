@@ -387,6 +387,8 @@ REPORTS_WEEKLY_CRON = env_str("REPORTS_WEEKLY_CRON", "0 8 * * 1")
 REPORTS_EXPORT_CHUNK = env_int("REPORTS_EXPORT_CHUNK", 5000)
 # PostgreSQL CSV fast path: rows per query (~5 ms to plan each; about 5 MB of CSV text).
 REPORTS_EXPORT_PG_CHUNK = env_int("REPORTS_EXPORT_PG_CHUNK", 10000)
+# Chunks rendered at once, each on a connection of its own (1: on the request's connection).
+REPORTS_EXPORT_PG_WORKERS = env_int("REPORTS_EXPORT_PG_WORKERS", 2)
 # Orders sheet of a scheduled workbook is capped (the full list is the export's job).
 REPORTS_SCHEDULED_MAX_ROWS = env_int("REPORTS_SCHEDULED_MAX_ROWS", 200000)
 

@@ -291,11 +291,24 @@ def test_bad_filters_give_a_clear_error_not_a_500(cast, client):
 
 @requires_postgres
 @pytest.mark.postgres
-@pytest.mark.parametrize("count", [None, "closed"])
-def test_postgres_fast_path_writes_the_same_csv_as_the_python_path(world, cast, settings, count):
+@pytest.mark.parametrize(
+    "count, workers",
+    [
+        (None, 1),
+        ("closed", 1),
+        # Chunks rendered on connections of their own see committed orders only.
+        pytest.param(
+            None, 2, marks=pytest.mark.django_db(transaction=True, serialized_rollback=True)
+        ),
+    ],
+)
+def test_postgres_fast_path_writes_the_same_csv_as_the_python_path(
+    world, cast, settings, count, workers
+):
     """Byte for byte: quoting (comma, quote, CR, LF), formula neutralisation, masking, names
     with odd whitespace, co-handling, unknown choice values, and hours that are exact ties
-    when rounded (54 s = 0.015 h; 9 min overdue = 0.15 h), over several chunks."""
+    when rounded (54 s = 0.015 h; 9 min overdue = 0.15 h), over several chunks, rendered on
+    the request's connection or two at a time on connections of their own."""
     from datetime import date, timedelta
 
     from reports import exports, exports_pg
@@ -305,6 +318,7 @@ def test_postgres_fast_path_writes_the_same_csv_as_the_python_path(world, cast, 
     from workorders.models import CoHandling, Ticket
 
     settings.REPORTS_EXPORT_PG_CHUNK = 3
+    settings.REPORTS_EXPORT_PG_WORKERS = workers
     now = h(24 * 7 + 10)
     cast.handler.last_name, cast.handler.first_name = " 王", "\u3000"
     cast.handler.save()
@@ -322,6 +336,22 @@ def test_postgres_fast_path_writes_the_same_csv_as_the_python_path(world, cast, 
     Ticket.objects.filter(pk=odd.pk).update(channel="fax", last_return_ruling="upheld")
     Clock.objects.filter(pk=odd.promise_clock_id).update(
         paused_seconds=54, due_at=now - timedelta(minutes=9)
+    )
+    # Where COPY's CSV writer could part from csv.writer: backslashes (text-format COPY escapes
+    # them), a lone quote, a line break at the very end of a quoted field, a field of spaces,
+    # tab / CR / + at the start, a full-width ＝ (not neutralised), 4-byte UTF-8, a time 1 µs
+    # before the hour (truncated, not rounded: the time zone is the chunk's own), a "no" visit.
+    odd2 = report(cast, now=h(5) - timedelta(microseconds=1), phone="13900001111")
+    Ticket.objects.filter(pk=odd2.pk).update(
+        customer_name="＝全角",
+        customer_region="+86",
+        description="C:\\temp\\new 😀\n",
+        urgency_reason="\t制表",
+        last_return_reason='"',
+        reply_result="\r回车",
+        visit_resolved=False,
+        star_level=None,
+        customer_phone="   ",
     )
     o1 = world["o1"]
     Clock.objects.filter(pk=o1.promise_clock_id).update(paused_seconds=54)
@@ -353,13 +383,57 @@ def test_postgres_fast_path_writes_the_same_csv_as_the_python_path(world, cast, 
             python.count("\r\n=SUM") if count is None else 0
         )
         if count is None and user is cast.auditor:
-            assert len(chunks) == 6  # 16 orders, 3 a chunk
+            assert len(chunks) == 6  # 17 orders, 3 a chunk
             assert '"第一行\n第二行, ""引号""\r\n=SUM(A1)"' in python
             assert "'=李四(t_lead)" in python and "王(t_handler)" in python
             assert ",fax," in python and "0571-****1234" in python
             assert ",010****5678," in python and ",0571****5678," in python
             assert ",010-***4567," in python and ",139****5678," in python
             assert ",*2345," in python and ",****," in python
+            assert ',"C:\\temp\\new 😀\n",' in python and ',"""",' in python
+            assert ",'\t制表," in python and ",'+86," in python and ",＝全角," in python
+            assert ',"\'\r回车",' in python and ",2026-11-02 13:59:59," in python
         if count is None and user is cast.dispatcher:
             assert ",057112345678," in python  # the right to the full number
+            assert ",   ," in python  # spaces are not quoted
             assert ",0.02," in python and ",0.2," in python  # ties rounded up
+
+
+@requires_postgres
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_postgres_export_on_two_connections_closes_them_when_the_client_leaves(
+    world, cast, settings
+):
+    """A download abandoned after its first chunk leaves no connection behind."""
+    from datetime import date
+
+    from django.db import connection
+
+    from reports import exports, exports_pg
+    from reports.filters import ReportFilters
+    from reports.kpis import Scope, period_for
+
+    settings.REPORTS_EXPORT_PG_CHUNK = 2
+    settings.REPORTS_EXPORT_PG_WORKERS = 2
+
+    def backends():
+        with connection.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cur.fetchone()[0]
+
+    before = backends()
+    filters = ReportFilters(
+        period=period_for("custom", start=date(2026, 11, 2), end=date(2026, 11, 8)),
+        scope=Scope(),
+        group_by=None,
+        count=None,
+        params={},
+    )
+    qs = exports.export_tickets_queryset(user=cast.auditor, filters=filters)
+    chunks = exports_pg.ticket_csv_chunks(user=cast.auditor, qs=qs, now=h(24 * 7 + 10))
+    rows, text = next(chunks)
+    assert rows == 2 and text.count(b"\r\n") == 2
+    assert backends() == before + 2
+    chunks.close()
+    assert backends() == before
