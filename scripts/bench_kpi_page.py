@@ -6,9 +6,10 @@
 In this process, through Django's test client: `/reports/` for a month and for all of the
 bench data's history as the auditor (`--users auditor,lead`: also the lead, whose pages stay
 live), then `kpis.backlog()` and the page's breached list alone; median wall milliseconds
-of `--reps` calls after one warm-up, the queries of one call, and the load average. Run
-`manage.py kpi_rebuild` first (the page figures come from the daily roll-up). Reads only.
-With BENCH_CODE=<checkout> the same calls run another checkout's code (before/after).
+of `--reps` calls after one warm-up, the queries of one call (not for the pages), and the
+load average. Run `manage.py kpi_rebuild` first (the page figures come from the daily
+roll-up). Reads only. With BENCH_CODE=<checkout> the same calls run another checkout's
+code (before/after on one database).
 
 Not a test: numbers depend on the machine.
 """
@@ -32,18 +33,21 @@ PAGES = {
 
 
 def timed(fn, reps: int) -> tuple[float, int]:
-    from django.db import connection
+    from contextlib import ExitStack
+
+    from django.db import connections
     from django.test.utils import CaptureQueriesContext
 
     fn()
-    with CaptureQueriesContext(connection) as q:
+    with ExitStack() as stack:  # the page reads through the replica alias (`on_replica`)
+        qs = [stack.enter_context(CaptureQueriesContext(c)) for c in connections.all()]
         fn()
     walls = []
     for _ in range(reps):
         t = time.perf_counter()
         fn()
         walls.append((time.perf_counter() - t) * 1000)
-    return statistics.median(walls), len(q.captured_queries)
+    return statistics.median(walls), sum(len(q.captured_queries) for q in qs)
 
 
 def main() -> None:
@@ -72,7 +76,8 @@ def main() -> None:
             def page(path=path, c=c):
                 assert c.get(path).status_code == 200
 
-            rows.append((f"{name} ({who})", *timed(page, args.reps), os.getloadavg()[0]))
+            ms, _n = timed(page, args.reps)  # a request clears the query log: not counted
+            rows.append((f"{name} ({who})", ms, "-", os.getloadavg()[0]))
 
         def backlog(user=user):
             kpis.backlog(user=user, now=timezone.now())
