@@ -173,11 +173,9 @@ def report_page(request):
         ]
     backlog["total_url"] = _link(filters, count=None, backlog="1")
     backlog["breached_url"] = _link(filters, count=None, backlog="1", breached="1")
-    breached = (
-        kpis.breached_tickets(user=user, scope=scope, now=now)
-        .select_related("department", "category", "category__parent", "promise_clock")
-        .order_by("promise_due_at")[:20]
-    )
+    breached = kpis.breached_tickets(user=user, scope=scope, now=now).select_related(
+        "department", "category", "category__parent", "promise_clock"
+    )[:20]
     ctx.update(
         {
             "period": period,

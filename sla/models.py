@@ -319,6 +319,13 @@ class Clock(models.Model):
                 name="clock_running_paused",
                 condition=models.Q(stopped_at__isnull=True, voided=False, paused_at__isnull=False),
             ),
+            # The KPI page's breached count (issue 17): running clocks by id with what decides
+            # a breach, joined to the open orders' promise clocks without reading the table.
+            models.Index(
+                fields=["id", "due_at", "paused_at"],
+                name="clock_running_ids",
+                condition=models.Q(stopped_at__isnull=True, voided=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -424,6 +424,13 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
                 condition=models.Q(state__in=OPEN_STATES),
                 name="ticket_open_due",
             ),
+            # The KPI page's backlog (issue 17): open orders by state and age, and their
+            # promise clocks, read from the index alone whatever the number of closed orders.
+            models.Index(
+                fields=["state", "reported_at", "promise_clock"],
+                condition=models.Q(state__in=OPEN_STATES),
+                name="ticket_open_age",
+            ),
             # Back office (issue 6): search by the phone's last four digits; escalated orders.
             models.Index(Right("customer_phone", 4), name="ticket_phone_last4"),
             models.Index(
