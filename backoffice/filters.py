@@ -28,6 +28,7 @@ from workorders.models import (
     SuspensionRequest,
 )
 from workorders.permissions import sees_all_tickets
+from workorders.selectors import InSubquery
 
 
 def local_day_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -212,18 +213,12 @@ class PendingApprovalFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        ext = Exists(
-            ExtensionRequest.objects.filter(ticket=OuterRef("pk"), status=RequestStatus.PENDING)
-        )
-        sus = Exists(
-            SuspensionRequest.objects.filter(ticket=OuterRef("pk"), status=RequestStatus.PENDING)
-        )
         if self.value() == "extension":
-            return queryset.filter(ext)
+            return queryset.filter(_pending(ExtensionRequest))
         if self.value() == "suspension":
-            return queryset.filter(sus)
+            return queryset.filter(_pending(SuspensionRequest))
         if self.value() == "any":
-            return queryset.filter(ext | sus)
+            return queryset.filter(_pending_approval())
         return queryset
 
 
@@ -319,14 +314,17 @@ def _in_my_department(user) -> Q:
     return Q(department__path__startswith=user.department.path)
 
 
-def _pending_approval() -> Q:
+def _pending(model) -> Q:
+    """Orders with a pending request of `model`: the ids of the (few) pending requests' orders,
+    an index condition on the order's key. A correlated EXISTS, alone or in an OR, is checked
+    order by order: the lead's 待我审批 tab counted over all 1,000,000 orders (3.7 s)."""
     return Q(
-        Exists(ExtensionRequest.objects.filter(ticket=OuterRef("pk"), status=RequestStatus.PENDING))
-    ) | Q(
-        Exists(
-            SuspensionRequest.objects.filter(ticket=OuterRef("pk"), status=RequestStatus.PENDING)
-        )
+        InSubquery("pk", model.objects.filter(status=RequestStatus.PENDING).values("ticket_id"))
     )
+
+
+def _pending_approval() -> Q:
+    return _pending(ExtensionRequest) | _pending(SuspensionRequest)
 
 
 @dataclass(frozen=True)

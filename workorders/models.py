@@ -431,6 +431,9 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
                 condition=models.Q(state__in=OPEN_STATES),
                 name="ticket_open_age",
             ),
+            # 已结束 and 全部 (?queue=done|all) in the same order: without it PostgreSQL sorted
+            # every order of the list (4–5 s at 1,000,000 orders).
+            models.Index(fields=["promise_due_at", "id"], name="ticket_due"),
             # Back office (issue 6): search by the phone's last four digits; escalated orders.
             models.Index(Right("customer_phone", 4), name="ticket_phone_last4"),
             models.Index(

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group
+from django.utils.timezone import now
 
 from accounts.models import Department
 from accounts.roles import ROLE_PERMISSIONS, Role
 from tests.factories import DepartmentFactory, report, ticket_in_state, user_with
 from workorders import services
 from workorders.errors import NotAllowed
-from workorders.models import State
+from workorders.models import CoHandling, State
 from workorders.permissions import acting_role, can_see_full_phone, mask_phone, may
 from workorders.selectors import tickets_visible_to
 
@@ -135,6 +136,46 @@ def test_a_lead_of_the_line_sees_its_teams_orders(cast):
     other = ticket_in_state(cast, State.DISPATCHED, phone="13900139000")  # the line itself
     assert other not in tickets_visible_to(team_lead)
     assert not may(team_lead, "claim", other)
+
+
+def test_a_lead_sees_his_subtrees_orders_and_those_it_co_handles_and_nothing_else(cast):
+    """The department arm and the co-handling arm (ids of the subtree, ids of the orders it
+    co-handles: `= ANY(ARRAY(…))` on PostgreSQL, `IN (…)` on SQLite), alone and under the
+    filters and counts the lists put on top of them."""
+    team = DepartmentFactory(code="t_net_team2", parent=cast.network)
+    elsewhere = DepartmentFactory(code="t_biz_team", parent=cast.business)
+
+    def order(department, phone):
+        t = ticket_in_state(cast, State.DISPATCHED, phone=phone)
+        return services.ticket_redispatch(
+            ticket=t, by=cast.dispatcher, department=department, reason="转"
+        )
+
+    own = ticket_in_state(cast, State.DISPATCHED, phone="13900000001")  # network
+    own_team = order(team, "13900000002")
+    cohandled = order(cast.business, "13900000003")
+    services.ticket_request_cohandling(ticket=cohandled, by=cast.other_lead, departments=[team])
+    cohandled_twice = order(cast.business, "13900000004")
+    for dept in (cast.network, team, elsewhere):  # one order, three co-handling rows
+        CoHandling.objects.create(ticket=cohandled_twice, department=dept, created_at=now())
+    not_ours = order(cast.business, "13900000005")
+    CoHandling.objects.create(ticket=not_ours, department=elsewhere, created_at=now())
+    order(elsewhere, "13900000006")
+    unrouted = report(cast, phone="13900000007")  # no department yet
+    closed_own = ticket_in_state(cast, State.CLOSED, phone="13900000008")
+
+    ours = {own.pk, own_team.pk, cohandled.pk, cohandled_twice.pk, closed_own.pk}
+    visible = tickets_visible_to(cast.lead)
+    assert set(visible.values_list("pk", flat=True)) == ours
+    assert visible.count() == len(ours)  # each order once, however many arms match it
+    assert set(tickets_visible_to(cast.handler).values_list("pk", flat=True)) == ours
+    open_ours = ours - {closed_own.pk}
+    assert set(visible.exclude(state=State.CLOSED).values_list("pk", flat=True)) == open_ours
+    assert visible.filter(department=cast.business).count() == 2
+    assert not visible.filter(pk__in=[not_ours.pk, unrouted.pk]).exists()
+    team_lead = user_with("lead", department=team, username="t_team_lead2")
+    seen = set(tickets_visible_to(team_lead).values_list("pk", flat=True))
+    assert seen == {own_team.pk, cohandled.pk, cohandled_twice.pk}
 
 
 @pytest.mark.parametrize(

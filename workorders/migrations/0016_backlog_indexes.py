@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('accounts', '0002_roles_and_lines'),
         ('sla', '0009_backlog_indexes'),
-        ('workorders', '0014_open_queue_index'),
+        ('workorders', '0015_handler_requests_cohandling'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
