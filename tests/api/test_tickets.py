@@ -195,6 +195,8 @@ def test_suspension_request_approve_and_refuse(cast, api):
     r = api("handler").post(url, {"reason": "unreachable", "until": until}, format="json")
     assert r.status_code == 201, r.content
     sid = r.json()["id"]
+    r = api("lead").post(f"{url}{sid}/refuse/", {"note": " "}, format="json")
+    assert r.status_code == 400 and "note" in r.json()["error"]["fields"], r.json()
     r = api("lead").post(f"{url}{sid}/refuse/", {"note": "再联系一次"}, format="json")
     assert r.status_code == 200 and r.json()["status"] == "refused"
     r = api("handler").post(url, {"reason": "unreachable", "until": until}, format="json")

@@ -294,8 +294,16 @@ def test_approve_and_refuse_extension_from_the_order_page(cast, client_for):
     denied = client_for(cast.handler).post(url2, follow=True)
     assert any("无权" in m for m in messages_of(denied))
     assert ExtensionRequest.objects.get(pk=req2.pk).status == RequestStatus.PENDING
-    client_for(cast.lead).post(url2)
-    assert ExtensionRequest.objects.get(pk=req2.pk).status == RequestStatus.REFUSED
+    # A refusal says why (the services' rule): without a reason nothing changes.
+    bare = client_for(cast.lead).post(url2, follow=True)
+    assert any("驳回时请填写理由" in m for m in messages_of(bare))
+    assert ExtensionRequest.objects.get(pk=req2.pk).status == RequestStatus.PENDING
+    client_for(cast.lead).post(url2, {"note": "请先联系客户确认时间"})
+    refused = ExtensionRequest.objects.get(pk=req2.pk)
+    assert (refused.status, refused.decision_note) == (
+        RequestStatus.REFUSED,
+        "请先联系客户确认时间",
+    )
 
 
 def test_approve_and_refuse_suspension_request(cast, client_for):

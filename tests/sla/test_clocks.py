@@ -174,7 +174,9 @@ def test_refused_extension_moves_nothing(cast):
     req = services.ticket_request_extension(
         ticket=t, by=cast.handler, hours=24, reason="需协调", now=T0 + 2 * H
     )
-    services.ticket_decide_extension(request=req, by=cast.supervisor, approve=False, now=T0 + 3 * H)
+    services.ticket_decide_extension(
+        request=req, by=cast.supervisor, approve=False, note="先排查线路", now=T0 + 3 * H
+    )
     assert promise(t).due_at == T0 + 48 * H
 
 

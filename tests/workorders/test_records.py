@@ -87,6 +87,28 @@ def test_refused_suspension_leaves_the_order_running(cast):
     assert Ticket.objects.get(pk=t.pk).state == State.ACCEPTED
 
 
+@pytest.mark.parametrize("note", ["", "   "])
+def test_a_refusal_without_a_reason_is_refused_and_the_request_stays_pending(cast, note):
+    t = ticket_in_state(cast, State.ACCEPTED, now=T0)
+    sus = services.ticket_request_suspension(
+        ticket=t, by=cast.handler, reason="appointment", until=T0 + 8 * H, now=T0 + H
+    )
+    with pytest.raises(Invalid) as exc:
+        services.ticket_refuse_suspension(request=sus, by=cast.supervisor, note=note)
+    assert "note" in exc.value.fields
+    ext = services.ticket_request_extension(
+        ticket=t, by=cast.handler, hours=8, reason="等配件", now=T0 + H
+    )
+    with pytest.raises(Invalid) as exc:
+        services.ticket_decide_extension(
+            request=ext, by=cast.supervisor, approve=False, note=note, now=T0 + 2 * H
+        )
+    assert "note" in exc.value.fields
+    assert {r.status for r in (sus, ext) for r in [type(r).objects.get(pk=r.pk)]} == {"pending"}
+    # Approving needs no reason.
+    services.ticket_decide_extension(request=ext, by=cast.supervisor, approve=True, now=T0 + 2 * H)
+
+
 @pytest.mark.parametrize(
     ("reason", "until", "field"),
     [

@@ -190,6 +190,10 @@ def ticket_refuse_suspension(
 
 
 def _decide(request, status: str, *, by: User, now: datetime, note: str = "") -> None:
+    # A refusal says why: the handler who asked has to know what to do instead (the phone, the
+    # back office and the API all come through here).
+    if status == RequestStatus.REFUSED and not (note or "").strip():
+        raise Invalid(fields={"note": [_("驳回时请填写理由。")]})
     request.status = status
     request.decided_by = by
     request.decided_at = now
