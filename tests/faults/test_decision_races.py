@@ -96,7 +96,12 @@ def _decide_extension_at_once(cast: Cast, request_id: int, approve_b: bool):
             ),
             lambda: (
                 "approve" if approve_b else "refuse",
-                services.ticket_decide_extension(request=copy_b, by=cast.lead, approve=approve_b),
+                services.ticket_decide_extension(
+                    request=copy_b,
+                    by=cast.lead,
+                    approve=approve_b,
+                    note="" if approve_b else "先排查",
+                ),
             ),
         ]
     )
@@ -177,7 +182,9 @@ def _decide_suspension_at_once(cast: Cast, request_id: int, approve_b: bool):
     def b():
         if approve_b:
             return "approve", services.ticket_approve_suspension(request=copy_b, by=cast.lead)
-        return "refuse", services.ticket_refuse_suspension(request=copy_b, by=cast.lead)
+        return "refuse", services.ticket_refuse_suspension(
+            request=copy_b, by=cast.lead, note="客户可配合上门"
+        )
 
     return run_at_once(
         [
