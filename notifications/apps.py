@@ -42,7 +42,7 @@ class NotificationsConfig(AppConfig):
         from .sms_selectors import ticket_customer_messages_timeline
 
         register_sender(Channel.SMS, sms_send, max_attempts=settings.SMS_MAX_ATTEMPTS)
-        from workorders.copies import watch
+        from accounts.copies import watch
 
         from .models import SmsTemplate
         from .sms_channel import ACTIVE_TEMPLATES

@@ -4,7 +4,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from workorders.copies import ReferenceQuerySet
+from accounts.copies import ReferenceQuerySet
 
 
 class NotificationKind(models.TextChoices):

@@ -35,7 +35,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from workorders.copies import ProcessCopy
+from accounts.copies import ProcessCopy
 from workorders.errors import Invalid, NotAllowed
 
 from .models import (
@@ -79,7 +79,7 @@ def opted_out(phone: str) -> bool:
 
 
 # The active template of each event (one at most: a constraint), read once per process until
-# a template is written (workorders.copies; watched from the app's ready()).
+# a template is written (accounts.copies; watched from the app's ready()).
 ACTIVE_TEMPLATES: ProcessCopy[dict[str, SmsTemplate]] = ProcessCopy(
     "sms_templates", lambda: {t.event: t for t in SmsTemplate.objects.filter(active=True)}
 )

@@ -1,15 +1,12 @@
-"""A per-process cache of the SLA reference data: rules (every version), calendars, department
+"""A per-process copy of the SLA reference data: rules (every version), calendars, department
 calendars and category parents. Starting a clock reads rules and calendars; they change a few
 times a year, so reading them from the database on every report or dispatch would cost queries
 for nothing.
 
-Freshness: a save or delete of any of them (signals in `sla.signals`, explicit calls after bulk
-writes) clears this process's copy at once and again when the transaction commits, and bumps a
-stamp in Django's cache, which other processes compare at most once a second (with a shared
-cache such as Redis, they see an edit within a second); whatever the cache, each process
-reloads at least every `SLA_REFERENCE_CACHE_SECONDS`. A thread whose transaction has written
-reference data reads through a copy of its own until that transaction ends, so a rolled-back
-edit never reaches the shared copy and other threads never see an uncommitted one.
+Freshness is `accounts.copies.ProcessCopy`'s, as for every such copy: a save or delete of any
+of them (signals in `sla.signals`, explicit calls after bulk writes) calls `invalidate()`; each
+process reloads at least every `SLA_REFERENCE_CACHE_SECONDS`. The parts are read on demand
+into the copy's `_Data`.
 
 A clock stores the rule version and calendar it started with, so a stale copy can only delay
 which version *new* clocks pick up, never change a running clock.
@@ -17,26 +14,15 @@ which version *new* clocks pick up, never change a running clock.
 
 from __future__ import annotations
 
-import threading
-import time
-import uuid
 from dataclasses import dataclass, field
 
-from django.conf import settings
-from django.core.cache import cache
-from django.db import connection, transaction
+from accounts.copies import ProcessCopy
 
 from .calendars import WorkCalendar
-
-STAMP_KEY = "sla:reference:stamp"
-CHECK_SECONDS = 1.0
-_UNSET = object()
 
 
 @dataclass
 class _Data:
-    loaded_at: float = field(default_factory=time.monotonic)
-    stamp: object = _UNSET
     rules: dict | None = None  # id -> SlaPolicy (every version)
     by_kind: dict | None = None  # kind -> active rules, most specific first
     has_group_rules: bool = False
@@ -45,65 +31,22 @@ class _Data:
     categories: dict | None = None  # id -> (parent id, name)
 
 
-_data = _Data()
-_state = {"checked": 0.0}
-# .tx: this thread's copy while its transaction has written; .pending: the on-commit callback
-# registered then, which Django drops if that transaction (or savepoint) rolls back.
-_local = threading.local()
-
-
-def _writing() -> bool:
-    pending = getattr(_local, "pending", None)
-    return connection.in_atomic_block and any(
-        func is pending for _sids, func, *_rest in connection.run_on_commit
-    )
+_COPY: ProcessCopy[_Data] = ProcessCopy("sla.reference", _Data, "SLA_REFERENCE_CACHE_SECONDS")
 
 
 def _fresh() -> _Data:
     """This process's copy, or this thread's while its transaction has written reference data."""
-    global _data
-    tx = getattr(_local, "tx", None)
-    if tx is not None:
-        if _writing():
-            return tx
-        # The writing transaction or savepoint rolled back (a commit would have cleared it).
-        _local.tx = _local.pending = None
-    now = time.monotonic()
-    expired = now - _data.loaded_at > settings.SLA_REFERENCE_CACHE_SECONDS
-    if expired or now - _state["checked"] > CHECK_SECONDS:
-        _state["checked"] = now
-        stamp = cache.get(STAMP_KEY)
-        if expired or (_data.stamp is not _UNSET and stamp != _data.stamp):
-            _data = _Data(stamp=stamp)
-        elif _data.stamp is _UNSET:
-            _data.stamp = stamp
-    return _data
+    return _COPY.get()
 
 
 def clear() -> None:
     """Forget this process's copy (tests; after a commit)."""
-    global _data
-    _data = _Data()
-    _local.tx = _local.pending = None
-    _state["checked"] = 0.0
+    _COPY.clear()
 
 
 def invalidate() -> None:
     """Reference data changed: forget it here now, in every process after commit."""
-    global _data
-    _data = _Data()
-    _state["checked"] = 0.0
-
-    def after_commit() -> None:
-        clear()
-        cache.set(STAMP_KEY, uuid.uuid4().hex, None)
-
-    if connection.in_atomic_block:
-        _local.tx = _Data()
-        _local.pending = after_commit
-        transaction.on_commit(after_commit)
-    else:
-        after_commit()
+    _COPY.invalidate()
 
 
 # ---------------------------------------------------------------------- rules

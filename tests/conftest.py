@@ -34,34 +34,14 @@ def _default_language():
 
 
 @pytest.fixture(autouse=True)
-def _sla_reference_cache():
-    """Each test rolls its rows back; the per-process copy of SLA rules and calendars must not
-    outlive them."""
-    from sla import reference
-
-    reference.clear()
-    yield
-    reference.clear()
-
-
-@pytest.fixture(autouse=True)
-def _reference_copies():
-    """The per-process copies of risk rules and SMS templates must not outlive a test's rows."""
-    from workorders import copies
+def _process_copies():
+    """Each test rolls its rows back; the per-process copies (users' rights, SLA rules and
+    calendars, risk rules, SMS templates: `accounts.copies`) must not outlive them."""
+    from accounts import copies
 
     copies.clear_all()
     yield
     copies.clear_all()
-
-
-@pytest.fixture(autouse=True)
-def _access_cache():
-    """The per-process copy of users' roles and permissions must not outlive a test's rows."""
-    from accounts import access
-
-    access.clear()
-    yield
-    access.clear()
 
 
 @pytest.fixture

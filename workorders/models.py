@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransition, ConcurrentTransitionMixin, FSMField, transition
 
-from workorders.copies import ReferenceQuerySet
+from accounts.copies import ReferenceQuerySet
 from workorders.permissions import acting_role
 from workorders.phones import phone_validator
 

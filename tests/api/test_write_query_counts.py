@@ -16,7 +16,7 @@ from workorders import services
 # repeat look-up; the clocks; the order; the audit row; the customer's status link and text
 # (opt-out, the text); the reporter's category roll-up. A new order has no redo proposal for
 # the risk score to look for and no waiting text to fold into (2 queries); the risk rules and
-# the SMS templates come from per-process copies (workorders.copies: 2), and the response is
+# the SMS templates come from per-process copies (accounts.copies: 2), and the response is
 # written from the order in hand (it read the order, its clocks and its co-handling
 # departments back: 3).
 # SQLite cannot know the order's id before inserting it and links the promise clock with one

@@ -1,4 +1,4 @@
-"""The per-process copies of the risk rules and SMS templates (workorders.copies): a report
+"""The per-process copies of the risk rules and SMS templates (accounts.copies): a report
 reads neither table once the copy is warm, and every kind of write is seen by the next one."""
 
 from datetime import timedelta

@@ -9,13 +9,14 @@ from datetime import datetime
 
 from django.conf import settings
 
+from accounts.copies import ProcessCopy, watch
+
 from .. import events
-from ..copies import ProcessCopy, watch
 from ..models import RedoProposal, RiskRule, Satisfaction, Ticket
 from .common import _now
 
 REPEAT_DAYS = 30
-# The active rules, read once per process until one is written (workorders.copies).
+# The active rules, read once per process until one is written (accounts.copies).
 ACTIVE_RULES: ProcessCopy[tuple[RiskRule, ...]] = ProcessCopy(
     "risk_rules", lambda: tuple(RiskRule.objects.filter(active=True))
 )

@@ -1,15 +1,19 @@
-"""Per-process copies of small reference tables that every report reads: the risk rules and
-the SMS templates. They change a few times a year; reading them on every order cost a query
-each (and the ORM's compiling of it).
+"""Per-process copies of data that every request reads and that changes a few times a year:
+users' rights (`accounts.access`), the SLA rules and calendars (`sla.reference`), the risk
+rules (`workorders.services.risk`) and the SMS templates (`notifications.sms_channel`).
+Reading them on every request cost queries (and the ORM's compiling of them) for nothing.
 
-Freshness, as in `accounts.access` and `sla.reference`: any write to such a table — a save or
-a delete (signals), or a queryset's update, delete or bulk write (`ReferenceQuerySet`) —
-clears this process's copy at once and again when the transaction commits, and bumps a stamp
-in Django's cache that other processes compare at most once a second (with a shared cache
-such as Redis they see the change within a second); whatever the cache, each process reloads
-at least every `REFERENCE_COPY_SECONDS`. A thread whose transaction wrote the table reads it
-from the database, without storing it, until that transaction ends, so a rolled-back change
-is never kept and other threads never see an uncommitted one.
+One freshness rule for all of them, decided here: any write to a copied table — a save or a
+delete (signals), or a queryset's update, delete or bulk write (`ReferenceQuerySet`) — clears
+this process's copy at once and again when the transaction commits, and bumps a stamp in
+Django's cache that other processes compare at most once a second (with a shared cache such
+as Redis they see the change within a second); whatever the cache, each process reloads at
+least every `max_age` seconds (a setting). A thread whose transaction wrote the table reads
+through a copy of its own, loaded after its last write, until that transaction ends, so a
+rolled-back change is never kept and other threads never see an uncommitted one (or, with
+`keep_while_writing=False`, reads the table afresh on every call until then).
+
+It lives in `accounts`, the app every other one may import, so no app imports upwards for it.
 """
 
 from __future__ import annotations
@@ -32,12 +36,25 @@ _watched: dict[type, list[ProcessCopy]] = {}
 
 
 class ProcessCopy(Generic[T]):
-    """`get()` returns `load()`'s value, kept in this process until the table changes."""
+    """`get()` returns `load()`'s value, kept in this process until the table changes. The
+    value may be a container the caller fills lazily (a dict of users' rights, the SLA
+    reference's parts): what is filled is kept, or dropped, with it."""
 
-    def __init__(self, name: str, load: Callable[[], T]):
+    def __init__(
+        self,
+        name: str,
+        load: Callable[[], T],
+        max_age: str = "REFERENCE_COPY_SECONDS",
+        keep_while_writing: bool = True,
+    ):
         self.stamp_key = f"copies:{name}:stamp"
         self._load = load
-        self._local = threading.local()  # .pending: the on-commit callback of this thread's write
+        self._max_age = max_age  # the setting naming the longest a copy is kept, in seconds
+        # False: a thread whose transaction wrote the table gets a new `load()` on every call
+        # instead of a copy of its own for the rest of the transaction.
+        self._keep_while_writing = keep_while_writing
+        # .pending: the on-commit callback of this thread's write; .tx: its own copy meanwhile
+        self._local = threading.local()
         self.clear()
         _copies.append(self)
 
@@ -51,9 +68,14 @@ class ProcessCopy(Generic[T]):
 
     def get(self) -> T:
         if self._writing():
-            return self._load()
+            if not self._keep_while_writing:
+                return self._load()
+            tx = getattr(self._local, "tx", _UNSET)
+            if tx is _UNSET:
+                tx = self._local.tx = self._load()
+            return tx
         now = time.monotonic()
-        expired = now - self._loaded > getattr(settings, "REFERENCE_COPY_SECONDS", 300)
+        expired = now - self._loaded > getattr(settings, self._max_age, 300)
         if expired or now - self._checked > CHECK_SECONDS:
             self._checked = now
             stamp = cache.get(self.stamp_key)
@@ -72,6 +94,7 @@ class ProcessCopy(Generic[T]):
         self._checked = 0.0
         self._stamp = _UNSET
         self._local.pending = None
+        self._local.tx = _UNSET
 
     def invalidate(self) -> None:
         """The table changed: forget it here now, in every process after commit."""
@@ -83,6 +106,7 @@ class ProcessCopy(Generic[T]):
 
         if connection.in_atomic_block:
             self._local.pending = after_commit
+            self._local.tx = _UNSET  # loaded again after this write
             transaction.on_commit(after_commit)
         else:
             after_commit()
