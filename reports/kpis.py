@@ -628,12 +628,16 @@ def _visible(source: Source, qs: QuerySet, user, *, outside_departments: bool = 
     the departments whose orders he sees wholly (the part the roll-up does not serve him)."""
     if user is None or sees_all_tickets(user):
         return qs  # None: the system (scheduled reports) sees every order
+    if source.model is Ticket:
+        # The rule's conditions on the rows themselves: no second pass over the orders
+        # (`pk IN (visible orders)` read every order's row to find the visible ones).
+        if outside_departments:
+            return tickets_visible_outside_departments(user, qs)
+        return tickets_visible_to(user, qs)
     if outside_departments:
         visible = tickets_visible_outside_departments(user).values("pk")
     else:
         visible = tickets_visible_to(user).values("pk")
-    if source.model is Ticket:
-        return qs.filter(pk__in=visible)
     return qs.filter(ticket__in=visible)
 
 

@@ -109,13 +109,15 @@ def tickets_visible_to(user, qs: QuerySet[Ticket] | None = None) -> QuerySet[Tic
     return qs.filter(other)
 
 
-def tickets_visible_outside_departments(user) -> QuerySet[Ticket]:
+def tickets_visible_outside_departments(
+    user, qs: QuerySet[Ticket] | None = None
+) -> QuerySet[Ticket]:
     """The orders `user` (who does not see every order) sees whose department is not one of
     the first part of `visibility_parts` — orders without a department included: its second
     part alone. With `visibility_parts(user)[0]` it splits `tickets_visible_to` in two
     disjoint parts."""
     departments, other = visibility_parts(user)
-    qs = Ticket.objects.filter(other)
+    qs = (Ticket.objects.all() if qs is None else qs).filter(other)
     if departments is None:
         return qs
     return qs.filter(Q(department__isnull=True) | ~Q(department_id__in=departments))
