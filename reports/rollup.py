@@ -129,7 +129,9 @@ def _order_key(source: kpis.Source) -> str:
     return "pk" if source.model is Ticket else "ticket_id"
 
 
-def _grouped(source: kpis.Source, qs):
+def _grouped(source: kpis.Source, qs, *, per_order: bool = True):
+    """`qs`'s counts grouped by cell (and by order: `per_order`, always for the closed
+    orders, whose net times make the histogram one order at a time)."""
     p = source.prefix
     keys = {
         "_t": F(_order_key(source)),
@@ -141,6 +143,8 @@ def _grouped(source: kpis.Source, qs):
         "_urgency": F(p + "urgency"),
         "_channel": F(p + "channel"),
     }
+    if not per_order and source.name != "closed":
+        del keys["_t"]
     aggs = {**kpis._aggregates(source), "_rows": Count("pk")}
     if source.name == "closed":
         net = NetSeconds("promise_clock__")
@@ -186,16 +190,18 @@ def contributions(
     lo: int | None = None,
     hi: int | None = None,
     rows: Callable[[kpis.Source], QuerySet] | None = None,
+    per_order: bool = True,
 ):
     """{ticket id: {cell key: {value name: n}}} of one order, of the orders with
     lo <= id < hi, or of the rows `rows(source)` gives, from the same Source queries as the
-    live figures."""
+    live figures. Not `per_order` (with `rows`): the counts of the sources other than the
+    closed orders come grouped by cell only, under ticket id 0 and stripe 0 (for sums)."""
     out: dict[int, dict[tuple, dict[str, float]]] = defaultdict(dict)
     for source in ROLLED_SOURCES:
         if order_id is not None:
             results = _one_order_rows(source, order_id)
         elif rows is not None:
-            results = _grouped(source, rows(source))
+            results = _grouped(source, rows(source), per_order=per_order)
         else:
             col = _order_key(source)
             results = _grouped(
@@ -213,9 +219,9 @@ def contributions(
                 r["_region"] or "",
                 r["_urgency"] or "",
                 r["_channel"] or "",
-                r["_t"] % KPI_STRIPES,
+                r.get("_t", 0) % KPI_STRIPES,
             )
-            cell = out[r["_t"]].setdefault(key, {})
+            cell = out[r.get("_t", 0)].setdefault(key, {})
             for name in (*source.counts, "_rows"):
                 if r[name]:
                     k = "rows" if name == "_rows" else name
@@ -482,7 +488,7 @@ def _outside_cells(user, period: kpis.Period, scope: kpis.Scope, fields):
             source, user=user, period=period, scope=scope, outside_departments=True
         )
 
-    for cells in contributions(rows=rows).values():
+    for cells in contributions(rows=rows, per_order=False).values():
         for key, vals in cells.items():
             cell = dict(zip(KEYS, key, strict=True))
             yield {
