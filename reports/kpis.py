@@ -77,7 +77,7 @@ from workorders.models import (
     VisitOutcome,
 )
 from workorders.permissions import sees_all_tickets
-from workorders.selectors import tickets_visible_to
+from workorders.selectors import tickets_visible_outside_departments, tickets_visible_to
 
 TZ = ZoneInfo(settings.TIME_ZONE)
 
@@ -623,12 +623,21 @@ class Percentile90(Aggregate):
     output_field = FloatField()
 
 
-def _visible(source: Source, qs: QuerySet, user) -> QuerySet:
+def _visible(source: Source, qs: QuerySet, user, *, outside_departments: bool = False):
+    """The rows of orders `user` sees; `outside_departments`: only those of orders outside
+    the departments whose orders he sees wholly (the part the roll-up does not serve him)."""
     if user is None or sees_all_tickets(user):
         return qs  # None: the system (scheduled reports) sees every order
-    visible = tickets_visible_to(user).values("pk")
     if source.model is Ticket:
-        return qs.filter(pk__in=visible)
+        # The rule's conditions on the rows themselves: no second pass over the orders
+        # (`pk IN (visible orders)` read every order's row to find the visible ones).
+        if outside_departments:
+            return tickets_visible_outside_departments(user, qs)
+        return tickets_visible_to(user, qs)
+    if outside_departments:
+        visible = tickets_visible_outside_departments(user).values("pk")
+    else:
+        visible = tickets_visible_to(user).values("pk")
     return qs.filter(ticket__in=visible)
 
 
@@ -653,8 +662,10 @@ def _scoped(source: Source, qs: QuerySet, scope: Scope) -> QuerySet:
     return qs
 
 
-def source_rows(source: Source, *, user, period: Period, scope: Scope) -> QuerySet:
-    qs = _visible(source, source.rows(), user)
+def source_rows(
+    source: Source, *, user, period: Period, scope: Scope, outside_departments: bool = False
+) -> QuerySet:
+    qs = _visible(source, source.rows(), user, outside_departments=outside_departments)
     qs = qs.filter(**{f"{source.anchor}__gte": period.start, f"{source.anchor}__lt": period.end})
     return _scoped(source, qs, scope)
 
@@ -731,10 +742,10 @@ def _rollup():
     return rollup
 
 
-def _add_rolled(rows: dict, *, period: Period, scope: Scope, group_by: str | None, p90: bool):
+def _add_rolled(rows: dict, *, user, period: Period, scope: Scope, group_by: str | None, p90: bool):
     rollup = _rollup()
     by = () if group_by is None else (group_by,)
-    for key, vals in rollup.sums(period=period, scope=scope, by=by).items():
+    for key, vals in rollup.sums(period=period, scope=scope, by=by, user=user).items():
         row = rows.setdefault(key[0] if by else None, KpiRow(key=key[0] if by else None))
         for name in rollup.ROLLED_COUNTS:
             row.counts[name] = row.counts.get(name, 0) + int(vals[name])
@@ -748,7 +759,7 @@ def _kpi_rows(
 ):
     rows: dict[object, KpiRow] = {}
     if rolled:
-        _add_rolled(rows, period=period, scope=scope, group_by=group_by, p90=p90)
+        _add_rolled(rows, user=user, period=period, scope=scope, group_by=group_by, p90=p90)
     for source in SOURCES:
         if rolled and source.name in _rollup().ROLLED:
             continue
@@ -938,7 +949,7 @@ def _report_figures(user, period, previous, scope, trend_by, p90, rolled=False) 
     if rolled:
         rollup = _rollup()
         current_hist = [0] * len(rollup.KPI_HIST_FIELDS)
-        cells = rollup.sums(period=both, scope=scope, by=("department", "day"))
+        cells = rollup.sums(period=both, scope=scope, by=("department", "day"), user=user)
         for (dept, day_start), vals in cells.items():
             day = day_start.date()
             r = {

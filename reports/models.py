@@ -203,12 +203,18 @@ KPI_STRIPES = 16
 
 
 class KpiDaily(models.Model):
-    """The KPI counts of one local day and one cell (department × category × region ×
-    urgency × channel; 0 / "" stand for none), kept up to date by `reports.rollup` in the
-    transaction that changes an order. Added to by upserts (`x = x + excluded.x`)."""
+    """The KPI counts of one local day and one cell (department × the order's department ×
+    category × region × urgency × channel; 0 / "" stand for none), kept up to date by
+    `reports.rollup` in the transaction that changes an order. Added to by upserts
+    (`x = x + excluded.x`)."""
 
     day = models.DateField()
     department_id = models.BigIntegerField(default=0)
+    # The department the order is with now (0: none). The same as `department_id` except for
+    # the sign-for clocks, dispatches and returns counted against an earlier department: who
+    # sees an order goes by its department now (`workorders.selectors.visibility_parts`), so
+    # a lead's figures read the cells of his subtree's orders by this key.
+    order_department_id = models.BigIntegerField(default=0)
     category_id = models.BigIntegerField(default=0)
     region = models.CharField(max_length=64, default="", blank=True)
     urgency = models.CharField(max_length=16, default="", blank=True)
@@ -225,13 +231,14 @@ class KpiDaily(models.Model):
                 fields=[
                     "day",
                     "department_id",
+                    "order_department_id",
                     "category_id",
                     "region",
                     "urgency",
                     "channel",
                     "stripe",
                 ],
-                name="reports_kpidaily_cell_stripe",
+                name="reports_kpidaily_cell_order_dept",
             )
         ]
 

@@ -1,8 +1,9 @@
-"""The daily KPI roll-up: `KpiDaily` holds, per local day × department × category × region ×
-urgency × channel, every count of the order-anchored KPI sources (received, closed with its
-promise clock, dispatch and sign-for clocks, dispatches, returns), the net handling time's sum
-and count and a histogram of it (P90). The report page and the KPI API read it instead of
-scanning every order (`kpis.kpi_rows`, `kpis.report_figures`).
+"""The daily KPI roll-up: `KpiDaily` holds, per local day × department × the order's
+department now × category × region × urgency × channel, every count of the order-anchored KPI
+sources (received, closed with its promise clock, dispatch and sign-for clocks, dispatches,
+returns), the net handling time's sum and count and a histogram of it (P90). The report page
+and the KPI API read it instead of scanning every order (`kpis.kpi_rows`,
+`kpis.report_figures`).
 
 Upkeep: whenever a service writes an order's audit row (`workorders.services.common._audit`
 publishes `events.AUDITED` once the service is done with the order), `refresh_order`
@@ -18,9 +19,17 @@ striped over KPI_STRIPES rows by order id, so orders of the same day and kind wr
 (a busy morning's reports in one category) take different rows and do not wait for each
 other's commit; readers sum the stripes.
 
+Users who see the orders of whole departments (a lead, a handler: his subtree's) and some
+others (those his subtree co-handles) read the cells whose order is with one of those
+departments now, plus the same contributions computed live over the other orders they see
+(`sums`): who sees an order goes by its department now, which is why the cells are keyed by it
+as well as by the department a count is held against (a re-dispatched order's earlier
+sign-for clocks and returns).
+
 Not rolled up (always live): surveys, customer texts and opt-outs (written by the customer
-channel and the SMS relay, not through the audit), users who do not see every order, scopes
-that leave out fault-linked orders, and periods that do not start and end on local midnights.
+channel and the SMS relay, not through the audit), users who see no department's orders
+wholly (frontline, channel systems), scopes that leave out fault-linked orders, and periods
+that do not start and end on local midnights.
 """
 
 from __future__ import annotations
@@ -28,15 +37,17 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from sla.selectors import NetSeconds
 from workorders.models import Ticket
+from workorders.selectors import visibility_parts
 
 from . import kpis
 from .models import (
@@ -55,7 +66,16 @@ ROLLED = ("received", "closed", "dispatch_clock", "sign_clock", "dispatches", "r
 ROLLED_SOURCES = tuple(s for s in kpis.SOURCES if s.name in ROLLED)
 ROLLED_COUNTS = tuple(c for s in ROLLED_SOURCES for c in s.counts)
 assert set(ROLLED_COUNTS) | {"rows"} == set(KPI_ROLLUP_COUNTS)
-KEYS = ("day", "department_id", "category_id", "region", "urgency", "channel", "stripe")
+KEYS = (
+    "day",
+    "department_id",
+    "order_department_id",
+    "category_id",
+    "region",
+    "urgency",
+    "channel",
+    "stripe",
+)
 VALUES = (*KPI_ROLLUP_COUNTS, "net_sum", "net_n", *KPI_HIST_FIELDS)
 
 # --------------------------------------------------------------------------- histogram
@@ -109,17 +129,22 @@ def _order_key(source: kpis.Source) -> str:
     return "pk" if source.model is Ticket else "ticket_id"
 
 
-def _grouped(source: kpis.Source, qs):
+def _grouped(source: kpis.Source, qs, *, per_order: bool = True):
+    """`qs`'s counts grouped by cell (and by order: `per_order`, always for the closed
+    orders, whose net times make the histogram one order at a time)."""
     p = source.prefix
     keys = {
         "_t": F(_order_key(source)),
         "_day": TruncDate(source.anchor, tzinfo=kpis.TZ),
         "_dept": F(source.dept),
+        "_odept": F(p + "department_id"),
         "_cat": F(p + "category_id"),
         "_region": F(p + "customer_region"),
         "_urgency": F(p + "urgency"),
         "_channel": F(p + "channel"),
     }
+    if not per_order and source.name != "closed":
+        del keys["_t"]
     aggs = {**kpis._aggregates(source), "_rows": Count("pk")}
     if source.name == "closed":
         net = NetSeconds("promise_clock__")
@@ -159,13 +184,24 @@ def _one_order_rows(source: kpis.Source, order_id: int):
         yield dict(zip(names, row, strict=True))
 
 
-def contributions(*, order_id: int | None = None, lo: int | None = None, hi: int | None = None):
-    """{ticket id: {cell key: {value name: n}}} of one order or of the orders with
-    lo <= id < hi, from the same Source queries as the live figures."""
+def contributions(
+    *,
+    order_id: int | None = None,
+    lo: int | None = None,
+    hi: int | None = None,
+    rows: Callable[[kpis.Source], QuerySet] | None = None,
+    per_order: bool = True,
+):
+    """{ticket id: {cell key: {value name: n}}} of one order, of the orders with
+    lo <= id < hi, or of the rows `rows(source)` gives, from the same Source queries as the
+    live figures. Not `per_order` (with `rows`): the counts of the sources other than the
+    closed orders come grouped by cell only, under ticket id 0 and stripe 0 (for sums)."""
     out: dict[int, dict[tuple, dict[str, float]]] = defaultdict(dict)
     for source in ROLLED_SOURCES:
         if order_id is not None:
             results = _one_order_rows(source, order_id)
+        elif rows is not None:
+            results = _grouped(source, rows(source), per_order=per_order)
         else:
             col = _order_key(source)
             results = _grouped(
@@ -178,13 +214,14 @@ def contributions(*, order_id: int | None = None, lo: int | None = None, hi: int
             key = (
                 day if isinstance(day, str) else day.isoformat(),
                 r["_dept"] or 0,
+                r["_odept"] or 0,
                 r["_cat"] or 0,
                 r["_region"] or "",
                 r["_urgency"] or "",
                 r["_channel"] or "",
-                r["_t"] % KPI_STRIPES,
+                r.get("_t", 0) % KPI_STRIPES,
             )
-            cell = out[r["_t"]].setdefault(key, {})
+            cell = out[r.get("_t", 0)].setdefault(key, {})
             for name in (*source.counts, "_rows"):
                 if r[name]:
                     k = "rows" if name == "_rows" else name
@@ -350,16 +387,22 @@ def is_built() -> bool:
 
 def serves(*, user, period: kpis.Period, scope: kpis.Scope) -> bool:
     """Whether the roll-up can answer: whole local days, a user who sees every order (or the
-    system), a scope made of the roll-up's own dimensions, and a roll-up that was built."""
+    system) or whole departments' orders (a lead, a handler: see `sums`), a scope made of the
+    roll-up's own dimensions, and a roll-up that was built."""
     if user is not None and not kpis.sees_all_tickets(user):
-        return False
+        if not (user.is_authenticated and user.is_active):
+            return False
+        if visibility_parts(user)[0] is None:
+            return False
     if scope.exclude_fault_linked or not kpis._whole_days(period):
         return False
     return is_built()
 
 
-def _cells(period: kpis.Period, scope: kpis.Scope):
+def _cells(period: kpis.Period, scope: kpis.Scope, order_departments: list[int] | None = None):
     qs = KpiDaily.objects.filter(day__gte=period.first_day, day__lte=period.last_day)
+    if order_departments is not None:
+        qs = qs.filter(order_department_id__in=order_departments)
     ids = scope.department_ids()
     if ids is not None:
         qs = qs.filter(department_id__in=ids)
@@ -389,19 +432,37 @@ DIM_FIELDS = {
 }
 
 
-def sums(*, period: kpis.Period, scope: kpis.Scope, by: tuple[str, ...] = ()) -> dict:
+def sums(*, period: kpis.Period, scope: kpis.Scope, by: tuple[str, ...] = (), user=None) -> dict:
     """{group key tuple: {value name: total}} over the period's days, grouped by the given
     dimensions (department, category, region, urgency, channel, day, week, month; the time
-    ones keyed by the local midnight that starts the bucket). Groups without a row left out."""
+    ones keyed by the local midnight that starts the bucket). Groups without a row left out.
+
+    `user`: the figures of the orders this user sees (None: the system, every order; check
+    `serves` first). For a user who sees the orders of whole departments and some others
+    (`workorders.selectors.visibility_parts`: a lead's subtree, and the orders it co-handles)
+    the sums are two disjoint parts that add up: the cells whose order is with one of those
+    departments now (`order_department_id`), and the same contributions computed live over
+    the other orders the user sees (`tickets_visible_outside_departments`: co-handled orders
+    of other departments, orders without a department)."""
     fields = sorted({DIM_FIELDS[d] for d in by})
+    departments = None
+    if user is not None and not kpis.sees_all_tickets(user):
+        departments = list(visibility_parts(user)[0].values_list("pk", flat=True))
     qs = (
-        _cells(period, scope)
+        _cells(period, scope, departments)
         .values(*fields)
         .annotate(**{f"s_{v}": Sum(v) for v in VALUES})
         .order_by()
     )
     out: dict[tuple, dict] = {}
-    for r in qs:
+    _add_up(out, qs, by)
+    if departments is not None:
+        _add_up(out, _outside_cells(user, period, scope, fields), by)
+    return {k: v for k, v in out.items() if v["rows"] > 0}
+
+
+def _add_up(out: dict, rows, by: tuple[str, ...]) -> None:
+    for r in rows:
         key = []
         for d in by:
             v = r[DIM_FIELDS[d]]
@@ -415,7 +476,25 @@ def sums(*, period: kpis.Period, scope: kpis.Scope, by: tuple[str, ...] = ()) ->
         acc = out.setdefault(tuple(key), dict.fromkeys(VALUES, 0))
         for v in VALUES:
             acc[v] += r[f"s_{v}"] or 0
-    return {k: v for k, v in out.items() if v["rows"] > 0}
+
+
+def _outside_cells(user, period: kpis.Period, scope: kpis.Scope, fields):
+    """Rows like the cells' sums, of the orders `user` sees outside the departments whose
+    orders he sees wholly: each order's contribution (as the roll-up's writes compute it)
+    from the live Source rows of the period and scope, one row per order and cell."""
+
+    def rows(source: kpis.Source) -> QuerySet:
+        return kpis.source_rows(
+            source, user=user, period=period, scope=scope, outside_departments=True
+        )
+
+    for cells in contributions(rows=rows, per_order=False).values():
+        for key, vals in cells.items():
+            cell = dict(zip(KEYS, key, strict=True))
+            yield {
+                **{f: cell[f] for f in fields},
+                **{f"s_{v}": vals.get(v, 0) for v in VALUES},
+            }
 
 
 def hist_of(vals: dict) -> list[int]:
@@ -429,20 +508,24 @@ def net_mean(vals: dict) -> float | None:
 # --------------------------------------------------------------------------- verification
 
 
-def verify(*, period: kpis.Period, scope: kpis.Scope | None = None, by=None) -> list[str]:
+def verify(
+    *, period: kpis.Period, scope: kpis.Scope | None = None, by=None, user=None
+) -> list[str]:
     """Differences between the roll-up and the live figures over `period`: every rolled-up
     count, the net handling time's mean (to 1e-6 relative) and P90 (the live value must lie
-    in the bucket the histogram names), in total and grouped by each dimension."""
+    in the bucket the histogram names), in total and grouped by each dimension. `user`: as
+    that user sees them (a lead: his subtree's cells and his other orders live, against his
+    live figures); None: every order."""
     scope = scope or kpis.Scope()
     problems: list[str] = []
     groups = by if by is not None else (None, *DIM_FIELDS)
     for group_by in groups:
         by_ = () if group_by is None else (group_by,)
-        rolled = sums(period=period, scope=scope, by=by_)
+        rolled = sums(period=period, scope=scope, by=by_, user=user)
         live = {
             r.key: r
             for r in kpis.kpi_rows(
-                user=None, period=period, scope=scope, group_by=group_by, live=True
+                user=user, period=period, scope=scope, group_by=group_by, live=True
             )
         }
         for key in set(live) | {k[0] if by_ else None for k in rolled}:

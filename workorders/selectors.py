@@ -58,34 +58,69 @@ class InSubquery(Expression):
         return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
 
 
-def department_scope_q(department) -> Q:
-    """Orders of `department`'s subtree, as the responsible or a co-handling department:
-    what its leads and handlers see. Two index conditions (the subtree's ids; the ids of the
-    orders it co-handles) rather than a join on the path and a correlated EXISTS."""
-    subtree = Department.objects.filter(path__startswith=department.path).order_by().values("pk")
+def department_subtree(department) -> QuerySet[Department]:
+    """The ids of `department` and the departments below it (a subquery)."""
+    return Department.objects.filter(path__startswith=department.path).order_by().values("pk")
+
+
+def _cohandled_q(subtree: QuerySet[Department]) -> Q:
+    """Orders co-handled by one of `subtree`'s departments: an index condition on the ids
+    (`= ANY(ARRAY(…))` on PostgreSQL, see `InSubquery`) rather than a correlated EXISTS."""
     cohandled = CoHandling.objects.filter(department__in=subtree).values("ticket_id")
-    return Q(InSubquery("department_id", subtree)) | Q(InSubquery("pk", cohandled))
+    return Q(InSubquery("pk", cohandled))
+
+
+def visibility_parts(user) -> tuple[QuerySet[Department] | None, Q]:
+    """The rule of `tickets_visible_to` for a user who does not see every order, in two parts
+    `(departments, other)`: the user sees every order whose (current) department is one of
+    `departments` (a subquery of ids; None when no department's orders are wholly visible)
+    and, whatever their department, the orders matching `other`. Readers that count the
+    orders of whole departments another way (the KPI roll-up, `reports.rollup`) take the
+    first part from there and only the orders matching `other` outside those departments
+    from the orders; `tickets_visible_to` is the union of the two parts."""
+    departments = None
+    other = Q(pk__in=[])
+    roles = user.roles
+    if roles & {Role.LEAD, Role.HANDLER} and user.department_id:
+        # Their department's subtree, as the responsible department (the first part: an
+        # index condition on the subtree's ids) or a co-handling one.
+        departments = department_subtree(user.department)
+        other |= _cohandled_q(departments)
+    if Role.HANDLER in roles:
+        other |= Q(handler=user)
+    if roles & {Role.FRONTLINE, Role.CHANNEL}:
+        # First-contact owner; a channel system reads what it filed.
+        other |= Q(reporter=user)
+    return departments, other
 
 
 def tickets_visible_to(user, qs: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
     """Dispatchers, supervisors and auditors see all; leads and handlers their department's
     subtree (as the responsible or a co-handling department); frontline and channel systems
-    what they reported."""
+    what they reported (`visibility_parts`)."""
     qs = Ticket.objects.all() if qs is None else qs
     if user is None or not user.is_authenticated or not user.is_active:
         return qs.none()
     if sees_all_tickets(user):
         return qs
-    cond = Q(pk__in=[])
-    roles = user.roles
-    if roles & {Role.LEAD, Role.HANDLER} and user.department_id:
-        cond |= department_scope_q(user.department)
-    if Role.HANDLER in roles:
-        cond |= Q(handler=user)
-    if roles & {Role.FRONTLINE, Role.CHANNEL}:
-        # First-contact owner; a channel system reads what it filed.
-        cond |= Q(reporter=user)
-    return qs.filter(cond)
+    departments, other = visibility_parts(user)
+    if departments is not None:
+        other = Q(InSubquery("department_id", departments)) | other
+    return qs.filter(other)
+
+
+def tickets_visible_outside_departments(
+    user, qs: QuerySet[Ticket] | None = None
+) -> QuerySet[Ticket]:
+    """The orders `user` (who does not see every order) sees whose department is not one of
+    the first part of `visibility_parts` — orders without a department included: its second
+    part alone. With `visibility_parts(user)[0]` it splits `tickets_visible_to` in two
+    disjoint parts."""
+    departments, other = visibility_parts(user)
+    qs = (Ticket.objects.all() if qs is None else qs).filter(other)
+    if departments is None:
+        return qs
+    return qs.filter(Q(department__isnull=True) | ~Q(department_id__in=departments))
 
 
 def ticket_get_visible(user, number: str, qs: QuerySet[Ticket] | None = None) -> Ticket:

@@ -6,6 +6,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.models import User
 from reports import kpis, rollup
 from reports.models import KpiDaily
 
@@ -25,8 +26,16 @@ class Command(BaseCommand):
             choices=["total", *rollup.DIM_FIELDS],
             help="only these groupings (default: total and every dimension)",
         )
+        parser.add_argument(
+            "--user",
+            dest="usernames",
+            action="append",
+            metavar="USERNAME",
+            help="also compare as this user sees the figures (a lead: his subtree's cells "
+            "plus his other orders live, against his live figures); repeatable",
+        )
 
-    def handle(self, *args, start, end, by, **options):
+    def handle(self, *args, start, end, by, usernames, **options):
         if not rollup.is_built():
             raise CommandError("The KPI roll-up has not been built: run kpi_rebuild.")
         days = KpiDaily.objects.order_by("day").values_list("day", flat=True)
@@ -37,6 +46,15 @@ class Command(BaseCommand):
         period = kpis.period_for("custom", start=start, end=end)
         groups = None if by is None else [None if g == "total" else g for g in by]
         problems = rollup.verify(period=period, by=groups)
+        for username in usernames or ():
+            user = User.objects.filter(username=username).first()
+            if user is None:
+                raise CommandError(f"No user {username!r}.")
+            if not rollup.serves(user=user, period=period, scope=kpis.Scope()):
+                raise CommandError(f"The roll-up does not serve {username!r}'s figures.")
+            problems += [
+                f"[{username}] {p}" for p in rollup.verify(period=period, by=groups, user=user)
+            ]
         for p in problems[:200]:
             self.stderr.write(p)
         if problems:
