@@ -431,6 +431,13 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
                 condition=models.Q(state__in=OPEN_STATES),
                 name="ticket_open_age",
             ),
+            # The same for a lead or handler (`reports.kpis._backlog_parts`): his departments'
+            # open orders, from the index alone.
+            models.Index(
+                fields=["department", "state", "reported_at", "promise_clock"],
+                condition=models.Q(state__in=OPEN_STATES),
+                name="ticket_open_dept",
+            ),
             # 已结束 and 全部 (?queue=done|all) in the same order: without it PostgreSQL sorted
             # every order of the list (4–5 s at 1,000,000 orders).
             models.Index(fields=["promise_due_at", "id"], name="ticket_due"),

@@ -14,7 +14,7 @@ from django.db.models import Case, CharField, Count, Value, When
 from reports import kpis
 from sla.models import SlaStatus
 from sla.selectors import sla_status_q
-from workorders.models import OPEN_STATES
+from workorders.models import OPEN_STATES, CoHandling, Ticket
 
 from .conftest import TZ, h
 from .test_report_figures import _random_world, _scopes
@@ -53,8 +53,24 @@ def _as_compared(b: dict) -> dict:
 
 def test_backlog_equals_the_one_grouped_query(cast):
     _random_world(cast)
+    # Open orders each line sees only as a co-handling department: a lead's backlog is read
+    # in two parts (his departments' orders, the others he sees), which must not overlap.
+    open_orders = list(Ticket.objects.open().order_by("pk"))
+    for i, t in enumerate(open_orders[:8]):
+        other = cast.network if t.department_id == cast.business.pk else cast.business
+        CoHandling.objects.create(ticket=t, department=other, created_at=t.reported_at)
+        if i % 2:  # and one co-handled by its own department too
+            dept = t.department or cast.network
+            CoHandling.objects.get_or_create(
+                ticket=t, department=dept, defaults={"created_at": t.reported_at}
+            )
+    assert (
+        CoHandling.objects.filter(department=cast.business)
+        .exclude(ticket__department=cast.business)
+        .exists()
+    )
     for now in INSTANTS:
-        for user in (cast.auditor, cast.other_lead):
+        for user in (cast.auditor, cast.other_lead, cast.lead, cast.handler):
             for scope in _scopes(cast):
                 got = kpis.backlog(user=user, scope=scope, now=now)
                 want = _one_grouped_query(user=user, scope=scope, now=now)
