@@ -31,6 +31,7 @@ from ..models import (
 from ..phones import normalize_phone
 from .attachments import _store_attachment, validate_attachment
 from .common import (
+    _held,
     _now,
     _require,
     _stored,
@@ -303,7 +304,7 @@ def _report(
                 ticket.save()
                 clocks.clocks_insert(ticket=ticket, clocks=started)
                 ticket.save(update_fields=["promise_clock"])
-            AuditEntry.objects.create(
+            entry = AuditEntry.objects.create(
                 ticket=ticket,
                 transition="report",
                 source="",
@@ -314,19 +315,24 @@ def _report(
                 comment=ticket.summary,
                 data={"repeat_of": repeat_of.number} if repeat_of else {},
             )
-            events.publish(events.REPORTED, ticket=ticket, now=now)
+            # The rows the report wrote, in hand, for listeners that would read them back.
+            events.publish(events.REPORTED, ticket=ticket, now=now, clocks=started, audit=entry)
             for upload in attachments:
                 _store_attachment(ticket, by, upload, now)
             routed = routing_department(category) if category.auto_dispatch else None
             if routed is not None:
-                _dispatch(
-                    ticket,
-                    by=None,
-                    department=routed,
-                    now=now,
-                    comment=_stored(gettext_lazy("按分类路由规则自动派单")),
-                    co_departments=(),
-                )
+                # The new row is this transaction's (as good as locked): held, so the dispatch's
+                # audit is announced once the dispatch is done (its clocks stopped and started:
+                # the KPI roll-up counts them), not before.
+                with _held(ticket):
+                    _dispatch(
+                        ticket,
+                        by=None,
+                        department=routed,
+                        now=now,
+                        comment=_stored(gettext_lazy("按分类路由规则自动派单")),
+                        co_departments=(),
+                    )
             if idempotency_key:
                 record.ticket = ticket
                 record.save(update_fields=["ticket"])
