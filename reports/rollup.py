@@ -378,7 +378,10 @@ def refresh_order(ticket_id: int, *, new_order: bool = False, in_hand=None) -> N
             new = in_hand
             if new is None:
                 new = contributions(order_id=ticket_id).get(ticket_id, {})
-            if _insert_share(ticket_id, _as_json(new)):
+            if new and connection.vendor == "postgresql":
+                if _insert_share_and_cells(ticket_id, new):
+                    return
+            elif _insert_share(ticket_id, _as_json(new)):
                 _upsert(_delta({}, new))
                 return
             # An earlier event of this transaction (a risk alert) refreshed it already.
@@ -401,6 +404,32 @@ def _insert_share(ticket_id: int, cells: list) -> bool:
             [ticket_id, json.dumps(cells)],
         )
         return cur.fetchone() is not None
+
+
+def _insert_share_and_cells(ticket_id: int, cells: dict[tuple, dict]) -> bool:
+    """PostgreSQL: a new order's share and its cells in one statement (one round trip less
+    per report): the cells are added only when the share was inserted (the share first, then
+    the cells in key order: the lock order). False, and nothing written, if it had a share."""
+    share, daily = KpiShare._meta.db_table, KpiDaily._meta.db_table
+    cols = (*KEYS, *VALUES)
+    types = [KpiDaily._meta.get_field(c).db_type(connection) for c in cols]
+    row = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+    params: list = [ticket_id, json.dumps(_as_json(cells))]
+    for key in sorted(cells):
+        params.extend(key)
+        params.extend(cells[key].get(v, 0) for v in VALUES)
+    sets = ", ".join(f"{v} = {daily}.{v} + excluded.{v}" for v in VALUES)
+    names = ", ".join(cols)
+    sql = (
+        f"WITH s AS (INSERT INTO {share} (ticket_id, cells) VALUES (%s, %s) "
+        "ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id) "
+        f"INSERT INTO {daily} ({names}) SELECT * FROM (VALUES {', '.join([row] * len(cells))}) "
+        f"v ({names}) WHERE EXISTS (SELECT 1 FROM s) "
+        f"ON CONFLICT ({', '.join(KEYS)}) DO UPDATE SET {sets} RETURNING 1"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return bool(cur.fetchall())
 
 
 def on_order_changed(*, ticket, **_payload) -> None:
