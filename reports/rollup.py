@@ -25,6 +25,7 @@ that leave out fault-linked orders, and periods that do not start and end on loc
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import defaultdict
@@ -406,14 +407,22 @@ def _insert_share(ticket_id: int, cells: list) -> bool:
         return cur.fetchone() is not None
 
 
+@functools.cache
+def _typed_row() -> str:
+    """One cell's VALUES row with each parameter cast to its column's type (a VALUES list
+    inside a SELECT does not take the types of the columns it is inserted into)."""
+    cols = (*KEYS, *VALUES)
+    types = [KpiDaily._meta.get_field(c).db_type(connection) for c in cols]
+    return "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+
+
 def _insert_share_and_cells(ticket_id: int, cells: dict[tuple, dict]) -> bool:
     """PostgreSQL: a new order's share and its cells in one statement (one round trip less
     per report): the cells are added only when the share was inserted (the share first, then
     the cells in key order: the lock order). False, and nothing written, if it had a share."""
     share, daily = KpiShare._meta.db_table, KpiDaily._meta.db_table
     cols = (*KEYS, *VALUES)
-    types = [KpiDaily._meta.get_field(c).db_type(connection) for c in cols]
-    row = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+    row = _typed_row()
     params: list = [ticket_id, json.dumps(_as_json(cells))]
     for key in sorted(cells):
         params.extend(key)
