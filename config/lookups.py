@@ -19,10 +19,25 @@ from django.db.models.expressions import Col
 
 
 class RowLookup:
-    def __init__(self, model, column: str, related: tuple[str, ...] = ()):
+    """`column`: the unique column to look up by (`get(value)`). Or `where` (a condition on
+    the row, its columns written `t0."name"`, with %s parameters: `get(*values)`) and
+    `order_by` (which row comes first when several meet it)."""
+
+    def __init__(
+        self,
+        model,
+        column: str | None = None,
+        related: tuple[str, ...] = (),
+        *,
+        where: str | None = None,
+        order_by: str = "",
+    ):
+        assert (column is None) != (where is None), "a column or a condition"
         self.model = model
         self.column = column
         self.related = related
+        self.where = where
+        self.order_by = order_by
         self._compiled: dict[str, tuple] = {}
 
     def _compile(self):
@@ -53,22 +68,26 @@ class RowLookup:
                 convert.append((col, found))
                 columns.append(f"{alias}.{q(field.column)}")
             layout.append((model, fields, convert, parent, fk))
-        where = self.model._meta.get_field(self.column).column
+        if self.where is None:
+            where = f"t0.{q(self.model._meta.get_field(self.column).column)} = %s"
+        else:
+            where = self.where
+        order = f" ORDER BY {self.order_by}" if self.order_by else ""
         sql = (
             f"SELECT {', '.join(columns)} FROM {q(self.model._meta.db_table)} t0 "
-            f"{' '.join(joins)} WHERE t0.{q(where)} = %s LIMIT 1"
+            f"{' '.join(joins)} WHERE {where}{order} LIMIT 1"
         )
         return sql, layout
 
-    def get(self, value):
-        """The row whose column equals `value`, with its related rows; None when there is
-        none."""
+    def get(self, *values):
+        """The row whose column equals the value (or the first that meets the condition),
+        with its related rows; None when there is none."""
         compiled = self._compiled.get(connection.vendor)
         if compiled is None:
             compiled = self._compiled[connection.vendor] = self._compile()
         sql, layout = compiled
         with connection.cursor() as cur:
-            cur.execute(sql, [value])
+            cur.execute(sql, list(values))
             row = cur.fetchone()
         if row is None:
             return None

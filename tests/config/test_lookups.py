@@ -62,3 +62,25 @@ def test_a_lookup_is_compiled_once_per_database():
     assert lookup.get("nothing") is None
     assert lookup.get("nothing") is None
     assert list(lookup._compiled) == [connection.vendor]
+
+
+def test_a_condition_and_an_order_give_the_orms_first_row(cast):
+    """The repeat look-up: the newest order of the phone and category within the window, the
+    same instance field by field as the ORM's; None outside the window."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import report
+    from workorders.models import Ticket
+    from workorders.services.intake import REPEAT_WINDOW, find_repeat_of
+
+    now = timezone.now()
+    first = report(cast, phone="13900000011", now=now - timedelta(days=3))
+    second = report(cast, phone="13900000011", now=now - timedelta(days=1))
+    found = find_repeat_of(phone="13900000011", category=cast.category, now=now)
+    assert found == second and second.repeat_of == first
+    assert _fields(found) == _fields(Ticket.objects.get(pk=second.pk))
+    later = now + REPEAT_WINDOW + timedelta(days=2)
+    assert find_repeat_of(phone="13900000011", category=cast.category, now=later) is None
+    assert find_repeat_of(phone="13900000012", category=cast.category, now=now) is None

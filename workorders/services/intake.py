@@ -116,24 +116,21 @@ def _pg_next(day) -> tuple[int, int]:
 
 def find_repeat_of(*, phone: str, category: Category, now: datetime) -> Ticket | None:
     """The most recent order with the same phone and category reported in the last 30 days."""
-    # Written out: every report runs it, and the ORM spent longer compiling it than the
-    # database takes to run it (index ticket_repeat).
-    t = Ticket._meta
-    q = connection.ops.quote_name
-    col = {f: q(t.get_field(f).column) for f in ("customer_phone", "category", "reported_at")}
-    sql = (
-        f"SELECT * FROM {q(t.db_table)} WHERE {col['customer_phone']} = %s "
-        f"AND {col['category']} = %s AND {col['reported_at']} >= %s "
-        f"AND {col['reported_at']} <= %s ORDER BY {col['reported_at']} DESC LIMIT 1"
-    )
     adapt = connection.ops.adapt_datetimefield_value
-    found = list(
-        Ticket.objects.raw(
-            sql,
-            [normalize_phone(phone), category.pk, adapt(now - REPEAT_WINDOW), adapt(now)],
-        )
+    return REPEAT_LOOKUP.get(
+        normalize_phone(phone), category.pk, adapt(now - REPEAT_WINDOW), adapt(now)
     )
-    return found[0] if found else None
+
+
+# Written out once per process: every report runs it, and the ORM (or `raw()`, which maps its
+# columns and converters per call) spent longer on it than the database takes to run it
+# (index ticket_repeat).
+REPEAT_LOOKUP = RowLookup(
+    Ticket,
+    where='t0."customer_phone" = %s AND t0."category_id" = %s '
+    'AND t0."reported_at" >= %s AND t0."reported_at" <= %s',
+    order_by='t0."reported_at" DESC',
+)
 
 
 REPORT_FIELDS = (
