@@ -16,6 +16,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
+from accounts.lookups import RowLookup
+
 
 class TokenExpired(exceptions.AuthenticationFailed):
     default_code = "token_expired"
@@ -56,15 +58,18 @@ def tokens_revoke(*, user) -> int:
     return deleted
 
 
+TOKEN_WITH_USER = RowLookup(Token, "key", ("user", "user__department"))
+
+
 class ExpiringTokenAuthentication(TokenAuthentication):
     """DRF's token authentication, refusing (and deleting) a token past its lifetime."""
 
     def authenticate_credentials(self, key):
         # The user's department comes in the same query (every service reads it: the
         # reporter's department, a lead's scope). Refusals are DRF's own, with its messages.
-        # A unique key: no `.first()`, whose ORDER BY costs compiling and sorting for nothing.
-        found = list(Token.objects.select_related("user__department").filter(key=key)[:1])
-        token = found[0] if found else None
+        # Every request reads it, from the database (revocation holds at once): the statement
+        # is written once per process (`RowLookup`), not compiled by the ORM each time.
+        token = TOKEN_WITH_USER.get(key)
         if token is None or not token.user.is_active:
             return super().authenticate_credentials(key)
         user = token.user

@@ -3,8 +3,10 @@
 A message to send is first a `Delivery` row, written by `deliveries_enqueue` in the same
 transaction as the change that causes it: a rolled-back change sends nothing, a committed one
 cannot lose its messages. After the commit a doorbell (`outbox_ring`) asks a worker to run the
-relay now; if the broker is down the doorbell is skipped with a warning — never an error for the
-user — and beat's periodic relay (`OUTBOX_RELAY_SECONDS`) sends the rows once a worker runs again.
+relay now, when a row written is due now (rows due later, such as a text in its coalescing
+wait, are sent by beat's periodic relay, `OUTBOX_RELAY_SECONDS`); if the broker is down the
+doorbell is skipped with a warning — never an error for the user — and beat's relay sends the
+rows once a worker runs again.
 
 The relay (`outbox_relay`) claims due rows in batches — `SELECT … FOR UPDATE SKIP LOCKED` on
 PostgreSQL, so parallel relays never hold the same row; a conditional UPDATE elsewhere — and
@@ -119,8 +121,10 @@ def registered_channels() -> list[str]:
 
 def deliveries_enqueue(rows: Iterable[Delivery]) -> int:
     """Write outbox rows in the caller's transaction (a row whose channel and key exist already
-    is ignored, so writing twice sends once) and ring the doorbell after the commit. A row
-    without `next_attempt_at` is due at once."""
+    is ignored, so writing twice sends once) and ring the doorbell after the commit when one
+    of them is due now. A row without `next_attempt_at` is due at once; rows due later (a
+    text in its coalescing wait) are sent by beat's periodic relay: a relay rung now would
+    find nothing due, and the broker round trip would be spent for nothing."""
     rows = list(rows)
     if not rows:
         return 0
@@ -133,7 +137,8 @@ def deliveries_enqueue(rows: Iterable[Delivery]) -> int:
         if row.created_at is None:
             row.created_at = due
     Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    transaction.on_commit(outbox_ring, robust=True)
+    if any(row.next_attempt_at <= due for row in rows):
+        transaction.on_commit(outbox_ring, robust=True)
     return len(rows)
 
 

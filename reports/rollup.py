@@ -34,6 +34,7 @@ that do not start and end on local midnights.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import defaultdict
@@ -41,12 +42,13 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from django.db import connection, transaction
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from sla.models import Clock
 from sla.selectors import NetSeconds
-from workorders.models import Ticket
+from workorders.models import AuditEntry, Ticket
 from workorders.selectors import visibility_parts
 
 from . import kpis
@@ -184,6 +186,118 @@ def _one_order_rows(source: kpis.Source, order_id: int):
         yield dict(zip(names, row, strict=True))
 
 
+# --------------------------------------------------------------------------- a new order in hand
+
+_UNKNOWN = None  # "cannot tell from the instance": the caller runs the source's SQL instead
+_COMPARE = {
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+}
+
+
+def _value(obj, name: str):
+    """(found, value) of a concrete local field of `obj` by name or attname."""
+    try:
+        field = obj._meta.get_field(name)
+    except Exception:
+        return False, None
+    if not field.concrete or field.many_to_many or field.one_to_many:
+        return False, None
+    return True, getattr(obj, field.attname)
+
+
+def _holds(q, obj) -> bool | None:
+    """Whether the row `obj` (an instance holding what its row holds) meets `q`, as a COUNT
+    with FILTER(q) or a WHERE q would decide; None when this cannot tell (a negation, a
+    relation, a lookup or expression it does not know): then the SQL decides. Without a
+    negation SQL's unknown (a comparison with NULL) counts as false, and so it does here."""
+    if q.negated:
+        return _UNKNOWN
+    results = [
+        _holds(child, obj) if isinstance(child, Q) else _leaf(child, obj) for child in q.children
+    ]
+    if q.connector == Q.AND:
+        if False in results:
+            return False
+        return _UNKNOWN if _UNKNOWN in results else True
+    if q.connector == Q.OR:
+        if True in results:
+            return True
+        return _UNKNOWN if _UNKNOWN in results else False
+    return _UNKNOWN
+
+
+def _leaf(child: tuple, obj) -> bool | None:
+    lookup, want = child
+    name, _sep, op = lookup.partition("__")
+    found, have = _value(obj, name)
+    if not found:
+        return _UNKNOWN
+    if isinstance(want, F):
+        if "__" in want.name:
+            return _UNKNOWN
+        found, want = _value(obj, want.name)
+        if not found:
+            return _UNKNOWN
+    elif hasattr(want, "resolve_expression") or hasattr(want, "_meta"):
+        return _UNKNOWN  # an expression, a query, a model instance
+    if op in ("", "exact"):
+        return have is None if want is None else have is not None and have == want
+    if op == "isnull":
+        return (have is None) == bool(want)
+    if op == "in":
+        return have is not None and have in list(want)
+    if op in _COMPARE:
+        return have is not None and want is not None and _COMPARE[op](have, want)
+    return _UNKNOWN
+
+
+def _in_hand(ticket, rows_of: dict) -> dict[tuple, dict] | None:
+    """A brand-new order's contribution from the rows its report wrote, held in memory:
+    `rows_of` maps each model to the order's rows of it (the order, its clocks, its audit
+    row). The same Source definitions decide, condition by condition (`_holds`); a row
+    whose conditions cannot be told from the instance returns None (the caller queries).
+    Only sources on the order itself are counted here: a row of another model that meets
+    its source's base (a stopped clock, a return) also returns None."""
+    cells: dict[tuple, dict] = {}
+    for source in ROLLED_SOURCES:
+        rows = rows_of.get(source.model)
+        if rows is None:
+            return None
+        for row in rows:
+            base = _holds(source.base, row)
+            if base is False:
+                continue
+            if base is None or source.model is not Ticket or source.name == "closed":
+                return None
+            anchor = getattr(ticket, source.anchor)
+            if anchor is None:
+                continue
+            counts: dict[str, float] = {"rows": 1}
+            for name, q in source.counts.items():
+                hit = True if q is None else _holds(q, ticket)
+                if hit is None:
+                    return None
+                if hit:
+                    counts[name] = 1
+            key = (
+                timezone.localtime(anchor, kpis.TZ).date().isoformat(),
+                getattr(ticket, source.dept) or 0,
+                ticket.department_id or 0,  # the order's department now (`_odept`)
+                ticket.category_id or 0,
+                ticket.customer_region or "",
+                ticket.urgency or "",
+                ticket.channel or "",
+                ticket.pk % KPI_STRIPES,
+            )
+            cell = cells.setdefault(key, {})
+            for k, v in counts.items():
+                cell[k] = cell.get(k, 0) + v
+    return cells
+
+
 def contributions(
     *,
     order_id: int | None = None,
@@ -290,16 +404,23 @@ def _lock_share(ticket_id: int) -> list:
     return json.loads(cells) if isinstance(cells, str) else cells
 
 
-def refresh_order(ticket_id: int, *, new_order: bool = False) -> None:
+def refresh_order(ticket_id: int, *, new_order: bool = False, in_hand=None) -> None:
     """Bring the roll-up up to date with one order: its new contribution minus its old one.
     `new_order`: the order was created in this transaction, so it has no stored share yet
     (and no other transaction can write one before this one commits): its share is inserted
-    with its contribution instead of being locked, read and updated."""
+    with its contribution instead of being locked, read and updated. `in_hand`: that
+    contribution, computed from the rows the report wrote (`_in_hand`), instead of the six
+    source queries."""
     # Inside the service's transaction no savepoint of its own: a failure here fails the write.
     with transaction.atomic(savepoint=False):
         if new_order:
-            new = contributions(order_id=ticket_id).get(ticket_id, {})
-            if _insert_share(ticket_id, _as_json(new)):
+            new = in_hand
+            if new is None:
+                new = contributions(order_id=ticket_id).get(ticket_id, {})
+            if new and connection.vendor == "postgresql":
+                if _insert_share_and_cells(ticket_id, new):
+                    return
+            elif _insert_share(ticket_id, _as_json(new)):
                 _upsert(_delta({}, new))
                 return
             # An earlier event of this transaction (a risk alert) refreshed it already.
@@ -324,12 +445,51 @@ def _insert_share(ticket_id: int, cells: list) -> bool:
         return cur.fetchone() is not None
 
 
+@functools.cache
+def _typed_row() -> str:
+    """One cell's VALUES row with each parameter cast to its column's type (a VALUES list
+    inside a SELECT does not take the types of the columns it is inserted into)."""
+    cols = (*KEYS, *VALUES)
+    types = [KpiDaily._meta.get_field(c).db_type(connection) for c in cols]
+    return "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+
+
+def _insert_share_and_cells(ticket_id: int, cells: dict[tuple, dict]) -> bool:
+    """PostgreSQL: a new order's share and its cells in one statement (one round trip less
+    per report): the cells are added only when the share was inserted (the share first, then
+    the cells in key order: the lock order). False, and nothing written, if it had a share."""
+    share, daily = KpiShare._meta.db_table, KpiDaily._meta.db_table
+    cols = (*KEYS, *VALUES)
+    row = _typed_row()
+    params: list = [ticket_id, json.dumps(_as_json(cells))]
+    for key in sorted(cells):
+        params.extend(key)
+        params.extend(cells[key].get(v, 0) for v in VALUES)
+    sets = ", ".join(f"{v} = {daily}.{v} + excluded.{v}" for v in VALUES)
+    names = ", ".join(cols)
+    sql = (
+        f"WITH s AS (INSERT INTO {share} (ticket_id, cells) VALUES (%s, %s) "
+        "ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id) "
+        f"INSERT INTO {daily} ({names}) SELECT * FROM (VALUES {', '.join([row] * len(cells))}) "
+        f"v ({names}) WHERE EXISTS (SELECT 1 FROM s) "
+        f"ON CONFLICT ({', '.join(KEYS)}) DO UPDATE SET {sets} RETURNING 1"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return bool(cur.fetchall())
+
+
 def on_order_changed(*, ticket, **_payload) -> None:
     refresh_order(ticket.pk)
 
 
-def on_order_reported(*, ticket, **_payload) -> None:
-    refresh_order(ticket.pk, new_order=True)
+def on_order_reported(*, ticket, clocks=None, audit=None, **_payload) -> None:
+    """A new order: its share from the order, its clocks and its audit row in hand when the
+    report passed them (and nothing has changed the order since), else from the database."""
+    in_hand = None
+    if clocks is not None and audit is not None:
+        in_hand = _in_hand(ticket, {Ticket: [ticket], Clock: clocks, AuditEntry: [audit]})
+    refresh_order(ticket.pk, new_order=True, in_hand=in_hand)
 
 
 # --------------------------------------------------------------------------- rebuild

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
-REPORTED = "reported"  # ticket, now (the order was created; published inside its transaction)
+# ticket, now, clocks, audit (the order was created; published inside its transaction; its
+# clocks and its audit row as written)
+REPORTED = "reported"
 TRANSITION = "transition"  # ticket, transition, actor, audit_id, now
 CHASE = "chase"  # ticket, chase, by, now
 # ticket, record, now[, by, note] (a record on the order: propose_redo, mark_regulator, assign,

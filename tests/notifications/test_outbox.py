@@ -220,6 +220,41 @@ def test_rows_and_the_doorbell_belong_to_the_transaction(sms, monkeypatch):
     assert Delivery.objects.count() == 2
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_rows_due_later_ring_no_doorbell_and_the_periodic_relay_sends_them(sms, monkeypatch):
+    """A relay rung now would find nothing due (a text in its coalescing wait): no broker
+    round trip. A row due now in the same write still rings; the later row is sent by the
+    periodic relay once due, exactly once."""
+    from django.utils import timezone
+
+    rang = []
+    monkeypatch.setattr(outbox, "outbox_ring", lambda: rang.append(1))
+    now = timezone.now()
+
+    def row(key, due):
+        return Delivery(
+            channel=Channel.SMS,
+            key=key,
+            kind="other",
+            address="13800138000",
+            payload={"text": key},
+            created_at=now,
+            next_attempt_at=due,
+        )
+
+    with transaction.atomic():
+        deliveries_enqueue([row("later", now + timedelta(seconds=60))])
+    assert rang == []
+    with transaction.atomic():
+        deliveries_enqueue([row("later2", now + timedelta(seconds=60)), row("now", None)])
+    assert rang == [1]
+    assert outbox_relay(now=now).sent == 1
+    assert sms.keys == ["now"]
+    assert outbox_relay(now=now + timedelta(seconds=61)).sent == 2
+    assert sorted(sms.keys) == ["later", "later2", "now"]
+    assert outbox_relay(now=now + timedelta(seconds=120)).claimed == 0
+
+
 def test_backlog_counts_due_rows_only(db, sms):
     rows(3)
     outbox._claim(now=T0, size=1)  # one in flight

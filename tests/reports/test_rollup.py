@@ -150,6 +150,84 @@ def test_a_report_that_raises_a_risk_alert_at_once_is_counted_once(cast, setting
     assert dict(KpiShare.objects.values_list("ticket_id", "cells")) == shares
 
 
+def test_a_new_orders_cells_from_the_order_in_hand_equal_a_full_rebuilds(
+    cast, settings, monkeypatch
+):
+    """A new order's share is computed from the order, its clocks and its audit row as the
+    report wrote them, without the source queries; its cells and share are those a rebuild
+    from the database gives, for every kind of report (repeat, regulator, online channel,
+    region, urgent with a reason, risk alert, automatic dispatch, just before local
+    midnight)."""
+    settings.RISK_ALERT_THRESHOLD = 30  # a claimed escalation alerts, a repeat does not
+    _mark_built()
+    from_hand, queried = [], []
+    real_in_hand, real_contributions = rollup._in_hand, rollup.contributions
+
+    def in_hand(ticket, rows_of):
+        cells = real_in_hand(ticket, rows_of)
+        from_hand.append((ticket.pk, cells))
+        return cells
+
+    def contributions(**kw):
+        queried.append(kw.get("order_id"))
+        return real_contributions(**kw)
+
+    monkeypatch.setattr(rollup, "_in_hand", in_hand)
+    monkeypatch.setattr(rollup, "contributions", contributions)
+    routed = CategoryFactory(code="t_auto", default_department=cast.network, auto_dispatch=True)
+    now = START + timedelta(hours=9)
+    step = iter(now + timedelta(minutes=i) for i in range(100))
+    plain = report(cast, phone="13900000001", now=next(step))
+    repeat = report(cast, phone="13900000001", now=next(step))
+    kinds = [
+        plain,
+        repeat,
+        report(cast, phone="13900000002", now=next(step), channel="regulator"),
+        report(cast, phone="13900000003", now=next(step), channel="online"),
+        report(cast, phone="13900000004", now=next(step), customer_region="天河区"),
+        report(cast, phone="13900000005", now=next(step), urgency="urgent", urgency_reason="断网"),
+        report(cast, phone="13900000006", now=START - timedelta(minutes=1), is_elderly=True),
+    ]
+    alerted = report(cast, phone="13900000007", claimed_escalation=True, now=next(step))
+    dispatched = report(cast, phone="13900000008", category=routed, now=next(step))
+    assert repeat.is_repeat and kinds[2].is_regulator and alerted.risk_alerted_at is not None
+    assert dispatched.state == "dispatched"
+    # Every plain report took its share from the order in hand: no source query for it.
+    hand = dict(from_hand)
+    for t in kinds:
+        assert hand[t.pk] is not None and t.pk not in queried, t.number
+    assert all(t.risk_alerted_at is None for t in kinds)
+    # The alerted order's share was written by the alert's refresh first (then its report's
+    # refresh takes the general path); the dispatched one's moved with its dispatch.
+    assert alerted.pk in queried and dispatched.pk in queried
+    kept = _table()
+    shares = dict(KpiShare.objects.values_list("ticket_id", "cells"))
+    monkeypatch.undo()
+    assert set(shares) == {t.pk for t in (*kinds, alerted, dispatched)}
+    call_command("kpi_rebuild")
+    assert _table() == kept
+    assert dict(KpiShare.objects.values_list("ticket_id", "cells")) == shares
+    assert rollup.verify(period=ALL) == []
+    assert rollup.sums(period=ALL, scope=Scope())[()]["received"] == 9
+
+
+def test_conditions_it_cannot_tell_from_an_instance_are_left_to_sql(cast):
+    """`_holds` answers only what the row in hand decides; a negation, a relation or an
+    unknown lookup says "cannot tell", and the source's query runs instead."""
+    from django.db.models import F, Q
+
+    t = report(cast, phone="13900000009", now=START + timedelta(hours=9))
+    assert rollup._holds(Q(), t) is True
+    assert rollup._holds(Q(is_repeat=True), t) is False
+    assert rollup._holds(Q(risk_alerted_at__isnull=True) & Q(state="reported"), t) is True
+    assert rollup._holds(Q(state="closed") & Q(promise_clock__outcome="met"), t) is False
+    assert rollup._holds(Q(regulator_marked_at__gte=F("risk_alerted_at")), t) is False
+    assert rollup._holds(~Q(is_repeat=True), t) is None
+    assert rollup._holds(Q(promise_clock__outcome="met"), t) is None
+    assert rollup._holds(Q(description__icontains="宽带"), t) is None
+    assert rollup._holds(Q(state="reported") | Q(promise_clock__outcome="met"), t) is True
+
+
 def test_verify_fails_on_a_difference(cast):
     _mark_built()
     _random_world(cast, n=10, seed=2)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.lookups import RowLookup
 from accounts.models import User
 from sla import services as clocks
 
@@ -31,6 +32,7 @@ from ..models import (
 from ..phones import normalize_phone
 from .attachments import _store_attachment, validate_attachment
 from .common import (
+    _held,
     _now,
     _require,
     _stored,
@@ -114,24 +116,21 @@ def _pg_next(day) -> tuple[int, int]:
 
 def find_repeat_of(*, phone: str, category: Category, now: datetime) -> Ticket | None:
     """The most recent order with the same phone and category reported in the last 30 days."""
-    # Written out: every report runs it, and the ORM spent longer compiling it than the
-    # database takes to run it (index ticket_repeat).
-    t = Ticket._meta
-    q = connection.ops.quote_name
-    col = {f: q(t.get_field(f).column) for f in ("customer_phone", "category", "reported_at")}
-    sql = (
-        f"SELECT * FROM {q(t.db_table)} WHERE {col['customer_phone']} = %s "
-        f"AND {col['category']} = %s AND {col['reported_at']} >= %s "
-        f"AND {col['reported_at']} <= %s ORDER BY {col['reported_at']} DESC LIMIT 1"
-    )
     adapt = connection.ops.adapt_datetimefield_value
-    found = list(
-        Ticket.objects.raw(
-            sql,
-            [normalize_phone(phone), category.pk, adapt(now - REPEAT_WINDOW), adapt(now)],
-        )
+    return REPEAT_LOOKUP.get(
+        normalize_phone(phone), category.pk, adapt(now - REPEAT_WINDOW), adapt(now)
     )
-    return found[0] if found else None
+
+
+# Written out once per process: every report runs it, and the ORM (or `raw()`, which maps its
+# columns and converters per call) spent longer on it than the database takes to run it
+# (index ticket_repeat).
+REPEAT_LOOKUP = RowLookup(
+    Ticket,
+    where='t0."customer_phone" = %s AND t0."category_id" = %s '
+    'AND t0."reported_at" >= %s AND t0."reported_at" <= %s',
+    order_by='t0."reported_at" DESC',
+)
 
 
 REPORT_FIELDS = (
@@ -303,7 +302,7 @@ def _report(
                 ticket.save()
                 clocks.clocks_insert(ticket=ticket, clocks=started)
                 ticket.save(update_fields=["promise_clock"])
-            AuditEntry.objects.create(
+            entry = AuditEntry.objects.create(
                 ticket=ticket,
                 transition="report",
                 source="",
@@ -314,19 +313,24 @@ def _report(
                 comment=ticket.summary,
                 data={"repeat_of": repeat_of.number} if repeat_of else {},
             )
-            events.publish(events.REPORTED, ticket=ticket, now=now)
+            # The rows the report wrote, in hand, for listeners that would read them back.
+            events.publish(events.REPORTED, ticket=ticket, now=now, clocks=started, audit=entry)
             for upload in attachments:
                 _store_attachment(ticket, by, upload, now)
             routed = routing_department(category) if category.auto_dispatch else None
             if routed is not None:
-                _dispatch(
-                    ticket,
-                    by=None,
-                    department=routed,
-                    now=now,
-                    comment=_stored(gettext_lazy("按分类路由规则自动派单")),
-                    co_departments=(),
-                )
+                # The new row is this transaction's (as good as locked): held, so the dispatch's
+                # audit is announced once the dispatch is done (its clocks stopped and started:
+                # the KPI roll-up counts them), not before.
+                with _held(ticket):
+                    _dispatch(
+                        ticket,
+                        by=None,
+                        department=routed,
+                        now=now,
+                        comment=_stored(gettext_lazy("按分类路由规则自动派单")),
+                        co_departments=(),
+                    )
             if idempotency_key:
                 record.ticket = ticket
                 record.save(update_fields=["ticket"])
@@ -439,17 +443,16 @@ def category_by_ref(ref) -> Category | None:
         return None
     if text.isdigit():
         value = int(text)
-        found = _first(Category.objects.filter(pk=value)) if value < 2**63 else None
+        found = CATEGORY_BY_ID.get(value) if value < 2**63 else None
         if found is not None:
             return found
-    return _first(Category.objects.filter(code=text))
+    return CATEGORY_BY_CODE.get(text)
 
 
-def _first(qs) -> Category | None:
-    """The category of a unique lookup with its routing rule's department (which the new
-    order's page shows), without the ORDER BY that `.first()` adds."""
-    found = list(qs.select_related("default_department")[:1])
-    return found[0] if found else None
+# A category of a unique look-up with its routing rule's department (which the new order's
+# page shows), in one statement written once per process (every report makes it).
+CATEGORY_BY_ID = RowLookup(Category, "id", ("default_department",))
+CATEGORY_BY_CODE = RowLookup(Category, "code", ("default_department",))
 
 
 def ticket_intake(
