@@ -213,7 +213,7 @@ def main() -> None:
     parser.add_argument("n", type=int, nargs="?", default=400)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--port", type=int, default=8795)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_HTTP_PORT", "8795")))
     args = parser.parse_args()
     import django
 
