@@ -200,6 +200,17 @@ KPI_HIST_FIELDS = tuple(f"h{i:02d}" for i in range(KPI_NET_BUCKETS))
 
 
 KPI_STRIPES = 16
+# What identifies a cell (and its stripe): the roll-up's writes and reads key by these.
+KPI_CELL_KEYS = (
+    "day",
+    "department_id",
+    "order_department_id",
+    "category_id",
+    "region",
+    "urgency",
+    "channel",
+    "stripe",
+)
 
 
 class KpiDaily(models.Model):
@@ -228,17 +239,7 @@ class KpiDaily(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=[
-                    "day",
-                    "department_id",
-                    "order_department_id",
-                    "category_id",
-                    "region",
-                    "urgency",
-                    "channel",
-                    "stripe",
-                ],
-                name="reports_kpidaily_cell_order_dept",
+                fields=list(KPI_CELL_KEYS), name="reports_kpidaily_cell_order_dept"
             )
         ]
 

@@ -53,6 +53,7 @@ from workorders.selectors import visibility_parts
 
 from . import kpis
 from .models import (
+    KPI_CELL_KEYS,
     KPI_HIST_FIELDS,
     KPI_NET_BUCKETS,
     KPI_NET_FIRST_EDGE,
@@ -68,16 +69,7 @@ ROLLED = ("received", "closed", "dispatch_clock", "sign_clock", "dispatches", "r
 ROLLED_SOURCES = tuple(s for s in kpis.SOURCES if s.name in ROLLED)
 ROLLED_COUNTS = tuple(c for s in ROLLED_SOURCES for c in s.counts)
 assert set(ROLLED_COUNTS) | {"rows"} == set(KPI_ROLLUP_COUNTS)
-KEYS = (
-    "day",
-    "department_id",
-    "order_department_id",
-    "category_id",
-    "region",
-    "urgency",
-    "channel",
-    "stripe",
-)
+KEYS = KPI_CELL_KEYS
 VALUES = (*KPI_ROLLUP_COUNTS, "net_sum", "net_n", *KPI_HIST_FIELDS)
 
 # --------------------------------------------------------------------------- histogram
