@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.copies import ProcessCopy
+from accounts.lookups import RowLookup
 from workorders.errors import Invalid, NotAllowed
 
 from .models import (
@@ -71,18 +72,14 @@ def phone_from_platform(raw: str) -> str:
     return digits
 
 
+# Every report and transition that texts the customer asks: a statement written once per
+# process (`RowLookup`), where the ORM spent longer compiling `.exists()` than the database
+# takes to answer it.
+STANDING_OPT_OUT = RowLookup(SmsOptOut, where='t0."phone" = %s AND t0."cleared_at" IS NULL')
+
+
 def opted_out(phone: str) -> bool:
-    # Written out: every report and transition that texts the customer asks, and the ORM
-    # spent longer compiling `.exists()` than the database takes to answer it.
-    m = SmsOptOut._meta
-    q = connection.ops.quote_name
-    sql = (
-        f"SELECT 1 FROM {q(m.db_table)} WHERE {q(m.get_field('phone').column)} = %s "
-        f"AND {q(m.get_field('cleared_at').column)} IS NULL LIMIT 1"
-    )
-    with connection.cursor() as cur:
-        cur.execute(sql, [phone])
-        return cur.fetchone() is not None
+    return STANDING_OPT_OUT.get(phone) is not None
 
 
 # --------------------------------------------------------------------------- writing
