@@ -632,17 +632,12 @@ def _visible(source: Source, qs: QuerySet, user, *, outside_departments: bool = 
     the departments whose orders he sees wholly (the part the roll-up does not serve him)."""
     if user is None or sees_all_tickets(user):
         return qs  # None: the system (scheduled reports) sees every order
+    visible = tickets_visible_outside_departments if outside_departments else tickets_visible_to
     if source.model is Ticket:
         # The rule's conditions on the rows themselves: no second pass over the orders
         # (`pk IN (visible orders)` read every order's row to find the visible ones).
-        if outside_departments:
-            return tickets_visible_outside_departments(user, qs)
-        return tickets_visible_to(user, qs)
-    if outside_departments:
-        visible = tickets_visible_outside_departments(user).values("pk")
-    else:
-        visible = tickets_visible_to(user).values("pk")
-    return qs.filter(ticket__in=visible)
+        return visible(user, qs)
+    return qs.filter(ticket__in=visible(user).values("pk"))
 
 
 def _scoped(source: Source, qs: QuerySet, scope: Scope) -> QuerySet:
