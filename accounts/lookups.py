@@ -9,13 +9,16 @@ answer it.
 its ORDER BY: the instances built from the row as the ORM builds them (`Model.from_db`, each
 column through the same converters) and linked through the foreign keys' caches, so reading
 `token.user.department` queries nothing more. A foreign key that may be null is a LEFT JOIN
-(and so is everything after it); its object is None when the row has none.
+(and so is everything after it); its object is None when the row has none. On PostgreSQL the
+statement is also prepared once per database session (accounts/statements.py).
 """
 
 from __future__ import annotations
 
 from django.db import connection
 from django.db.models.expressions import Col
+
+from .statements import Statement
 
 
 class RowLookup:
@@ -77,7 +80,7 @@ class RowLookup:
             f"SELECT {', '.join(columns)} FROM {q(self.model._meta.db_table)} t0 "
             f"{' '.join(joins)} WHERE {where}{order} LIMIT 1"
         )
-        return sql, layout
+        return Statement(sql), layout
 
     def get(self, *values):
         """The row whose column equals the value (or the first that meets the condition),
@@ -85,9 +88,9 @@ class RowLookup:
         compiled = self._compiled.get(connection.vendor)
         if compiled is None:
             compiled = self._compiled[connection.vendor] = self._compile()
-        sql, layout = compiled
+        statement, layout = compiled
         with connection.cursor() as cur:
-            cur.execute(sql, list(values))
+            statement.execute(cur, values)
             row = cur.fetchone()
         if row is None:
             return None

@@ -117,6 +117,21 @@ if DATABASE_REPLICA_URL:
     # Tests see one database: the replica alias reads the test database itself.
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASE_ROUTERS = ["reports.routing.ReplicaRouter"]
+# The create path's statements are prepared once per PostgreSQL session (accounts/statements.py).
+# Turn off behind a pooler that does not keep a client on one server session (PgBouncer in
+# transaction or statement mode).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+if DATABASE_PREPARED_STATEMENTS:
+    for _alias in DATABASES.values():
+        if _alias["ENGINE"] == "django.db.backends.postgresql":
+            # Those statements are short look-ups and inserts whose plan does not depend on
+            # their parameters: planned once, not again on every call with the values given
+            # (which PostgreSQL's default may keep doing). Only prepared statements are
+            # concerned; every other query is planned as before.
+            _options = _alias.setdefault("OPTIONS", {})
+            _options["options"] = (
+                _options.get("options", "") + " -c plan_cache_mode=force_generic_plan"
+            ).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

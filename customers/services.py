@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.roles import Role
+from accounts.statements import RowInsert
 from notifications.sms_channel import opted_out as sms_opted_out
 from sla.models import ClockKind, SlaPolicy
 from workorders.errors import (
@@ -67,6 +68,10 @@ def _end_of(ticket: Ticket, now: datetime) -> datetime | None:
     return (ticket.closed_at or ticket.cancelled_at or now) + LINK_LIFETIME
 
 
+# Every new order gets its link: a statement written once per process.
+LINK_INSERT = RowInsert(StatusLink)
+
+
 def _link(ticket: Ticket, *, now: datetime, new: bool = False) -> tuple[StatusLink, str]:
     """The order's link and its token, creating the link if the order has none. `new`: the
     order is being created in this transaction, so it has no link and nobody else can make
@@ -79,13 +84,14 @@ def _link(ticket: Ticket, *, now: datetime, new: bool = False) -> tuple[StatusLi
     if link is None and new:
         nonce = secrets.token_hex(16)
         token = tokens.derive(ticket.pk, nonce)
-        link = StatusLink.objects.create(
+        link = StatusLink(
             ticket=ticket,
             nonce=nonce,
             token_hash=tokens.digest(token),
             created_at=now,
             expires_at=_end_of(ticket, now),
         )
+        LINK_INSERT.insert([link])
         ticket._status_link = (now, link, token)
         return link, token
     if link is None:

@@ -53,6 +53,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.statements import RowInsert
+
 from .models import Delivery, DeliveryAttempt, DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,10 @@ def registered_channels() -> list[str]:
 # --------------------------------------------------------------------------- writing
 
 
+# The few rows of one event (a new order's text): a statement written once per process.
+DELIVERY_INSERT = RowInsert(Delivery, ignore_conflicts=True)
+
+
 def deliveries_enqueue(rows: Iterable[Delivery]) -> int:
     """Write outbox rows in the caller's transaction (a row whose channel and key exist already
     is ignored, so writing twice sends once) and ring the doorbell after the commit when one
@@ -136,7 +142,10 @@ def deliveries_enqueue(rows: Iterable[Delivery]) -> int:
             row.next_attempt_at = min(row.created_at or due, due)
         if row.created_at is None:
             row.created_at = due
-    Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    if len(rows) <= DELIVERY_INSERT.MAX_ROWS:
+        DELIVERY_INSERT.insert(rows)
+    else:
+        Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
     if any(row.next_attempt_at <= due for row in rows):
         transaction.on_commit(outbox_ring, robust=True)
     return len(rows)

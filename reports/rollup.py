@@ -46,6 +46,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from accounts.statements import Statement
 from sla.models import Clock
 from sla.selectors import NetSeconds
 from workorders.models import AuditEntry, Ticket
@@ -450,25 +451,33 @@ def _insert_share_and_cells(ticket_id: int, cells: dict[tuple, dict]) -> bool:
     """PostgreSQL: a new order's share and its cells in one statement (one round trip less
     per report): the cells are added only when the share was inserted (the share first, then
     the cells in key order: the lock order). False, and nothing written, if it had a share."""
-    share, daily = KpiShare._meta.db_table, KpiDaily._meta.db_table
-    cols = (*KEYS, *VALUES)
-    row = _typed_row()
     params: list = [ticket_id, json.dumps(_as_json(cells))]
     for key in sorted(cells):
         params.extend(key)
         params.extend(cells[key].get(v, 0) for v in VALUES)
+    statement = _SHARE_AND_CELLS.get(len(cells))
+    if statement is None:
+        statement = _SHARE_AND_CELLS[len(cells)] = _share_and_cells(len(cells))
+    with connection.cursor() as cur:
+        statement.execute(cur, params)
+        return bool(cur.fetchall())
+
+
+# {number of cells: the statement}, written (and on PostgreSQL prepared) once each.
+_SHARE_AND_CELLS: dict[int, Statement] = {}
+
+
+def _share_and_cells(count: int) -> Statement:
+    share, daily = KpiShare._meta.db_table, KpiDaily._meta.db_table
+    names = ", ".join((*KEYS, *VALUES))
     sets = ", ".join(f"{v} = {daily}.{v} + excluded.{v}" for v in VALUES)
-    names = ", ".join(cols)
-    sql = (
+    return Statement(
         f"WITH s AS (INSERT INTO {share} (ticket_id, cells) VALUES (%s, %s) "
         "ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id) "
-        f"INSERT INTO {daily} ({names}) SELECT * FROM (VALUES {', '.join([row] * len(cells))}) "
-        f"v ({names}) WHERE EXISTS (SELECT 1 FROM s) "
+        f"INSERT INTO {daily} ({names}) SELECT * FROM (VALUES "
+        f"{', '.join([_typed_row()] * count)}) v ({names}) WHERE EXISTS (SELECT 1 FROM s) "
         f"ON CONFLICT ({', '.join(KEYS)}) DO UPDATE SET {sets} RETURNING 1"
     )
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return bool(cur.fetchall())
 
 
 def on_order_changed(*, ticket, **_payload) -> None:

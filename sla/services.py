@@ -18,6 +18,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.statements import RowInsert
+
 from . import reference
 from .calendars import WorkCalendar, add_working
 from .models import (
@@ -161,9 +163,13 @@ def clocks_insert(*, ticket, clocks: list[Clock]) -> None:
     """Insert the clocks of `clocks_for_report` (one INSERT) and link the promise clock."""
     for clock in clocks:
         clock.ticket = ticket
-    Clock.objects.bulk_create(clocks)
+    CLOCK_INSERT.insert(clocks)
     for clock in clocks:
         _sync_ticket(ticket, clock)
+
+
+# Every report inserts its clocks: a statement written once per process.
+CLOCK_INSERT = RowInsert(Clock)
 
 
 def _new_clock(

@@ -505,13 +505,7 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
     }
 
     def save(self, *args, **kwargs) -> None:
-        self.is_urgent = self.urgency == Urgency.URGENT
-        self.is_priority = bool(
-            (self.star_level or 0) >= 5
-            or self.is_elderly
-            or self.claimed_escalation
-            or self.is_repeat
-        )
+        self._derive_flags()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
             # A partial save of a source field saves its derived flag too, or it goes stale.
@@ -521,6 +515,24 @@ class Ticket(ConcurrentTransitionMixin, models.Model):
                     fields.add(derived)
             kwargs["update_fields"] = fields
         super().save(*args, **kwargs)
+        self._remember_version()
+
+    def _derive_flags(self) -> None:
+        self.is_urgent = self.urgency == Urgency.URGENT
+        self.is_priority = bool(
+            (self.star_level or 0) >= 5
+            or self.is_elderly
+            or self.claimed_escalation
+            or self.is_repeat
+        )
+
+    # What save() does around the write, for an insert that does not go through it
+    # (accounts.statements.RowInsert, the report's).
+    def before_insert(self) -> None:
+        self._derive_flags()
+
+    def after_insert(self) -> None:
+        self._update_initial_state()
         self._remember_version()
 
     # Optimistic locking on the version as well as the state (django-fsm's mixin guards only

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.lookups import RowLookup
 from accounts.models import User
+from accounts.statements import RowInsert, Statement
 from sla import services as clocks
 
 from .. import events
@@ -84,18 +85,19 @@ def _day_sequence(day) -> str:
     return f"workorders_ticket_no_{day:%Y%m%d}"
 
 
+_NEXT_NUMBER_AND_ID = Statement(
+    "SELECT (SELECT nextval(c.oid::regclass) FROM pg_class c "
+    "WHERE c.relname = %s AND c.relkind = 'S' AND pg_table_is_visible(c.oid)), "
+    f"nextval(pg_get_serial_sequence('{Ticket._meta.db_table}', 'id'))"
+)
+
+
 def _pg_next(day) -> tuple[int, int]:
     """The day's next number and the new order's id, in one round trip; the day's sequence
     is created by the first report of the day (a NULL number says it does not exist yet)."""
     name = _day_sequence(day)
-    table = Ticket._meta.db_table
-    sql = (
-        "SELECT (SELECT nextval(c.oid::regclass) FROM pg_class c "
-        "WHERE c.relname = %s AND c.relkind = 'S' AND pg_table_is_visible(c.oid)), "
-        f"nextval(pg_get_serial_sequence('{table}', 'id'))"
-    )
     with connection.cursor() as cur:
-        cur.execute(sql, [name])
+        _NEXT_NUMBER_AND_ID.execute(cur, [name])
         last, ticket_id = cur.fetchone()
         if last is None:
             # Once a day: creators queue on an advisory lock (held to the end of this
@@ -131,6 +133,11 @@ REPEAT_LOOKUP = RowLookup(
     'AND t0."reported_at" >= %s AND t0."reported_at" <= %s',
     order_by='t0."reported_at" DESC',
 )
+
+
+# Every report writes these rows: statements written once per process (RowInsert).
+TICKET_INSERT = RowInsert(Ticket)
+AUDIT_INSERT = RowInsert(AuditEntry)
 
 
 REPORT_FIELDS = (
@@ -297,12 +304,12 @@ def _report(
             if ticket_id is not None:
                 ticket.pk = ticket_id
                 clocks.clocks_insert(ticket=ticket, clocks=started)
-                ticket.save(force_insert=True)
+                TICKET_INSERT.insert([ticket])
             else:
-                ticket.save()
+                TICKET_INSERT.insert([ticket])
                 clocks.clocks_insert(ticket=ticket, clocks=started)
                 ticket.save(update_fields=["promise_clock"])
-            entry = AuditEntry.objects.create(
+            entry = AuditEntry(
                 ticket=ticket,
                 transition="report",
                 source="",
@@ -313,6 +320,7 @@ def _report(
                 comment=ticket.summary,
                 data={"repeat_of": repeat_of.number} if repeat_of else {},
             )
+            AUDIT_INSERT.insert([entry])
             # The rows the report wrote, in hand, for listeners that would read them back.
             events.publish(events.REPORTED, ticket=ticket, now=now, clocks=started, audit=entry)
             for upload in attachments:
@@ -361,16 +369,10 @@ def _found_at_error(found_at: datetime | None, now: datetime) -> str:
 
 def _count_usage(user: User, category: Category, now: datetime) -> None:
     """One more order by `user` in `category` this month (CategoryUsage), as one upsert."""
-    table = CategoryUsage._meta.db_table
     month = timezone.localdate(now).replace(day=1)
     with connection.cursor() as cur:
-        cur.execute(
-            f'INSERT INTO "{table}" ("user_id", "category_id", "month", "count", "last_used") '
-            "VALUES (%s, %s, %s, 1, %s) "
-            'ON CONFLICT ("user_id", "month", "category_id") DO UPDATE SET '
-            f'"count" = "{table}"."count" + 1, "last_used" = CASE '
-            f'WHEN excluded."last_used" > "{table}"."last_used" THEN excluded."last_used" '
-            f'ELSE "{table}"."last_used" END',
+        _COUNT_USAGE.execute(
+            cur,
             [
                 user.pk,
                 category.pk,
@@ -378,6 +380,17 @@ def _count_usage(user: User, category: Category, now: datetime) -> None:
                 connection.ops.adapt_datetimefield_value(now),
             ],
         )
+
+
+_USAGE = CategoryUsage._meta.db_table
+_COUNT_USAGE = Statement(
+    f'INSERT INTO "{_USAGE}" ("user_id", "category_id", "month", "count", "last_used") '
+    "VALUES (%s, %s, %s, 1, %s) "
+    'ON CONFLICT ("user_id", "month", "category_id") DO UPDATE SET '
+    f'"count" = "{_USAGE}"."count" + 1, "last_used" = CASE '
+    f'WHEN excluded."last_used" > "{_USAGE}"."last_used" THEN excluded."last_used" '
+    f'ELSE "{_USAGE}"."last_used" END'
+)
 
 
 class _Replayed(Exception):
