@@ -76,18 +76,28 @@ def promise_remaining(ticket) -> tuple[timedelta | None, bool]:
 def clock_rule_text(clock) -> str:
     """Which rule gives this clock its target and why, and what time it counts (for the order
     page): read from the per-process copy, no query per clock."""
-    from django.utils.translation import pgettext
+    from django.utils.translation import get_language, pgettext
 
     from .reference import rule
     from .rules import explain
 
     policy = rule(clock.policy_id)
     cal = calendar_of(clock.calendar_id)
+    # Kept on the copy's rule instance, per calendar and language: a change to a rule or a
+    # calendar replaces the copy, and the texts with it.
+    texts = policy.__dict__.setdefault("_rule_texts", {})
+    key = (clock.calendar_id, get_language())
+    text = texts.get(key)
+    if text is not None:
+        return text
     if cal is None:
-        return explain(policy)
-    own = clock.calendar_id != policy.calendar_id  # a sign-for clock on its department's desk
-    source = pgettext("calendar source", "部门") if own else pgettext("calendar source", "规则")
-    return explain(policy, calendar_name=cal.name, calendar_source=source)
+        text = explain(policy)
+    else:
+        own = clock.calendar_id != policy.calendar_id  # a sign-for clock on its department's
+        source = pgettext("calendar source", "部门") if own else pgettext("calendar source", "规则")
+        text = explain(policy, calendar_name=cal.name, calendar_source=source)
+    texts[key] = text
+    return text
 
 
 def sla_status_q(status: str, now: datetime | None = None, prefix: str = "promise_clock__") -> Q:
