@@ -283,3 +283,17 @@ def test_a_calendar_with_no_working_time_is_refused(cast, superuser, client):
     data["hours_mon"] = "09:00-17:00"
     assert client.post(reverse("admin:sla_calendar_add"), data).status_code == 302
     assert Calendar.objects.filter(code="empty").exists()
+
+
+def test_a_rule_text_follows_the_language_and_a_new_version_of_the_rule(cast):
+    from django.utils import translation
+
+    t = report(cast, now=T0)
+    before = clock_rule_text(promise_of(t))
+    assert "已有新版本" not in before
+    assert clock_rule_text(promise_of(t)) == before  # read again: the same text
+    with translation.override("en"):
+        english = clock_rule_text(promise_of(t))
+    assert english != before and "Rule #" in english
+    set_rule("promise", target_minutes=24 * 60)  # the order's rule version is retired
+    assert "已有新版本" in clock_rule_text(promise_of(t))
