@@ -549,12 +549,17 @@ class TicketCreateSerializer(serializers.Serializer):
 
     def get_fields(self):
         # DRF deep-copies the declared fields for every instance, their arguments (choices,
-        # lazy labels) included: ~5 % of a create. These fields keep no state between uses;
-        # new ones made from their declarations' arguments are the same fields.
-        return {
-            name: field.__class__(*field._args, **field._kwargs)
-            for name, field in self._declared_fields.items()
-        }
+        # lazy labels) included; making them anew from their arguments still cost ~6 % of a
+        # create's CPU (each one builds its validators and messages). The declared fields are
+        # never bound or changed (binding happens on the copies, in their own __dict__), and
+        # validating reads but never changes what a shallow copy shares with them (validators,
+        # messages, choices): each serializer gets its own unbound copies.
+        fields = {}
+        for name, declared in self._declared_fields.items():
+            field = object.__new__(declared.__class__)
+            field.__dict__.update(declared.__dict__)
+            fields[name] = field
+        return fields
 
 
 class TicketPatchSerializer(serializers.Serializer):

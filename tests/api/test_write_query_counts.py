@@ -3,6 +3,7 @@ already in the table: no statement reads or locks more as the table grows."""
 
 from __future__ import annotations
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -77,6 +78,22 @@ def test_a_create_through_the_service_is_few_round_trips(cast, django_assert_num
     # opt-out, text, roll-up, 2 savepoints; the KPI daily roll-up.
     with django_assert_num_queries((11 if is_postgres() else 12) + ROLLUP_QUERIES):
         report(cast, phone="13700000003")
+
+
+def test_on_postgresql_a_create_runs_only_prepared_statements_once_warm(cast, api):
+    """Parsed and planned once per session (accounts.statements), not on every report: after
+    a first create, every statement of the next is an EXECUTE of a prepared statement, but
+    the test's savepoints."""
+    if not is_postgres():
+        pytest.skip("prepared statements are PostgreSQL's; SQLite runs the same SQL plainly")
+    client = api("frontline")
+    seq = iter(range(100))
+    _count(lambda: _create(client, cast, next(seq)))
+    with CaptureQueriesContext(connection) as ctx:
+        _create(client, cast, next(seq))
+    statements = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) >= CREATE_QUERIES - 3  # the token may be read by the session
+    assert [sql for sql in statements if not sql.startswith("EXECUTE w")] == []
 
 
 def test_a_transition_costs_the_same_queries_with_few_and_many_orders(cast, api):
