@@ -33,9 +33,14 @@ def is_negative(value) -> bool:
 
 def _bounds(cl, field_name):
     """First and last value of the field over the list. Few matches (the paginator counted
-    them exactly): MIN/MAX, a filter-first plan. Many: two ORDER BY ... LIMIT 1 queries, each
-    walking the field's index and stopping at the first match, where MIN/MAX over a joined,
-    scoped queryset would scan every row."""
+    them exactly): MIN/MAX, a filter-first plan. Many: the first from one ORDER BY ... LIMIT 1
+    query, walking the field's index and stopping at the first match (MIN/MAX over a joined,
+    scoped queryset would scan every row), and today as the last. The hierarchy's field is a
+    time something happened (the report time), never later than now, and the links are
+    ranges anyway (every day between the bounds, not only days with orders). Walking the index
+    back from the newest row instead went through every newer order outside the list first:
+    for a lead, the orders not yet dispatched to anyone, all of them (49,640 orders after a
+    benchmark's creates, 30 ms of a 70 ms page)."""
     qs = cl.queryset
     paginator = getattr(cl, "paginator", None)
     few = getattr(paginator, "count_is_exact", True) and cl.result_count <= getattr(
@@ -46,10 +51,10 @@ def _bounds(cl, field_name):
         first, last = rng["first"], rng["last"]
     else:
         first = qs.order_by(field_name).values_list(field_name, flat=True).first()
-        last = qs.order_by(f"-{field_name}").values_list(field_name, flat=True).first()
+        last = timezone.now()
     if first is None or last is None:
         return None, None
-    return timezone.localtime(first), timezone.localtime(last)
+    return timezone.localtime(first), timezone.localtime(max(first, last))
 
 
 @register.inclusion_tag("admin/date_hierarchy.html")

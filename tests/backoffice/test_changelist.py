@@ -538,3 +538,49 @@ def test_rows_are_written_as_djangos_admin_writes_them(cast, who, query, lang, m
     assert "<tr" in ours.split("</thead>")[1]  # some rows to compare
     monkeypatch.setattr(tags, "fast_results", lambda cl: None)  # Django's own rows
     assert _result_table(client, query) == ours
+
+
+def _hierarchy_titles(response) -> list[str]:
+    import re
+
+    body = response.content.decode()
+    nav = re.search(r'<nav class="toplinks">(.*?)</nav>', body, re.S)
+    assert nav, "no date hierarchy on the page"
+    return [t.strip() for t in re.findall(r"<a [^>]*>([^<]+)</a>", nav.group(1))]
+
+
+def test_a_long_lists_date_links_run_from_its_first_order_to_today(
+    cast, client_for, settings, monkeypatch
+):
+    """Many matches: the first report time from the index, today as the last, without walking
+    back through newer orders outside the list (the orders not dispatched yet, for a lead)."""
+    from backoffice.paginator import CappedCountPaginator
+
+    settings.BACKOFFICE_COUNT_CAP = 3
+    monkeypatch.setattr(CappedCountPaginator, "SMALL", 2)
+    now = timezone.now()
+    two_years_ago = now - timedelta(days=730)
+    for i in range(4):
+        ticket_in_state(cast, State.DISPATCHED, phone=f"1390000{i:04d}", now=two_years_ago)
+    for i in range(3):  # newer, not dispatched: outside the lead's list
+        report(cast, phone=f"1380000{i:04d}")
+    client = client_for(cast.lead)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(changelist_url() + "?queue=all")
+    years = _hierarchy_titles(response)
+    first = timezone.localtime(two_years_ago).year
+    assert years == [str(y) for y in range(first, timezone.localtime(now).year + 1)]
+    # One bound read (the oldest), not a second walk from the newest order back.
+    bound_reads = [q for q in ctx.captured_queries if "ORDER BY 1" in q["sql"]]
+    assert len(bound_reads) == 1 and "ASC" in bound_reads[0]["sql"]
+
+
+def test_a_short_lists_date_links_run_between_its_own_first_and_last_order(cast, client_for):
+    long_ago = timezone.now() - timedelta(days=800)
+    for i in range(2):
+        ticket_in_state(cast, State.DISPATCHED, phone=f"1390000{i:04d}", now=long_ago)
+    client = client_for(cast.lead)
+    titles = _hierarchy_titles(client.get(changelist_url() + "?queue=all"))
+    # Both orders on one day, 800 days ago: that day under its year, nothing up to today.
+    assert any(str(timezone.localtime(long_ago).year) in t for t in titles)
+    assert not any(str(timezone.localtime(timezone.now()).year) in t for t in titles)
