@@ -4,6 +4,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from . import access
+from .copies import ReferenceQuerySet
 from .roles import Role
 
 
@@ -33,6 +34,9 @@ class Department(models.Model):
     )
     path = models.CharField(max_length=255, editable=False, db_index=True, default="")
     is_active = models.BooleanField(_("启用"), default=True)
+
+    # Bulk writes clear the per-process copies that hold departments (accounts.copies).
+    objects = ReferenceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("部门")

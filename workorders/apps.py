@@ -10,10 +10,17 @@ class WorkordersConfig(AppConfig):
         from django.conf import settings
         from PIL import Image
 
-        from .services import risk
+        from accounts.copies import watch
+        from accounts.models import Department
+
+        from .models import Category
+        from .services import intake, risk
 
         # The escalation-risk score follows the order's events.
         risk.subscribe()
+        # The per-process copy of the categories with their routing departments.
+        watch(Category, intake.CATEGORIES)
+        watch(Department, intake.CATEGORIES)
 
         # Deliberately the photo limit (Pillow's default is ~89 MP, with only a warning below
         # twice that): no Pillow call in this process decodes a larger picture.

@@ -12,9 +12,11 @@ from accounts.lookups import RowLookup
 from accounts.tokens import TOKEN_WITH_USER
 from tests.factories import CategoryFactory
 from workorders.models import Category
-from workorders.services.intake import CATEGORY_BY_CODE, CATEGORY_BY_ID
 
 pytestmark = pytest.mark.django_db
+
+CATEGORY_BY_ID = RowLookup(Category, "id", ("default_department",))
+CATEGORY_BY_CODE = RowLookup(Category, "code", ("default_department",))
 
 
 def _fields(obj) -> dict:

@@ -78,7 +78,7 @@ def test_a_failed_call_is_prepared_again_under_a_new_name():
 
 
 @requires_postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_new_session_prepares_again():
     statement = Statement("SELECT %s::int * 2")
     assert _run(statement, [2]) == [(4,)]

@@ -12,12 +12,12 @@ from tests.conftest import is_postgres
 from tests.factories import report, ticket_in_state
 from workorders import services
 
-# The create (25 before, 29 with the KPI roll-up): token and user with department; the category
-# with its routing rule's department; the day's number (and on PostgreSQL the order's id); the
-# repeat look-up; the clocks; the order; the audit row; the customer's status link and text
-# (opt-out, the text); the reporter's category roll-up. A new order has no redo proposal for
-# the risk score to look for and no waiting text to fold into (2 queries); the risk rules and
-# the SMS templates come from per-process copies (accounts.copies: 2), and the response is
+# The create (25 before, 29 with the KPI roll-up): token and user with department; the day's
+# number (and on PostgreSQL the order's id); the repeat look-up; the clocks; the order; the
+# audit row; the customer's status link and text (opt-out, the text); the reporter's category
+# roll-up. A new order has no redo proposal for the risk score to look for and no waiting text
+# to fold into (2 queries); the risk rules, the SMS templates and the categories with their
+# routing departments come from per-process copies (accounts.copies: 3), and the response is
 # written from the order in hand (it read the order, its clocks and its co-handling
 # departments back: 3).
 # SQLite cannot know the order's id before inserting it and links the promise clock with one
@@ -27,7 +27,7 @@ from workorders import services
 # share is computed from the order, clocks and audit row in hand (`reports.rollup._in_hand`);
 # it ran the six KPI source queries (8 statements before).
 ROLLUP_QUERIES = 1 if is_postgres() else 2
-CREATE_QUERIES = (13 if is_postgres() else 14) + ROLLUP_QUERIES
+CREATE_QUERIES = (12 if is_postgres() else 13) + ROLLUP_QUERIES
 # The dispatch (31 before, counted the same way): token; the order visible to the user and
 # its row lock; the department; the guarded update; the audit row; risk; notifications; the
 # customer's text; the clocks; the response. Then the department's auto-assign rule, and the

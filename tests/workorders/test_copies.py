@@ -85,3 +85,19 @@ def test_rules_copy_is_the_active_rules(cast):
     assert {r.code for r in ACTIVE_RULES.get()} == set(
         RiskRule.objects.filter(active=True).values_list("code", flat=True)
     )
+
+
+# --------------------------------------------------------------------------- categories
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_category_written_in_a_rolled_back_transaction_is_never_seen(cast):
+    from workorders.models import Category
+    from workorders.services import category_by_ref
+
+    assert category_by_ref(cast.category.code).is_active
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Category.objects.filter(pk=cast.category.pk).update(is_active=False)
+        assert not category_by_ref(cast.category.code).is_active  # its own write
+        raise RuntimeError
+    assert category_by_ref(cast.category.code).is_active

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.copies import ProcessCopy
 from accounts.lookups import RowLookup
 from accounts.models import User
 from accounts.statements import RowInsert, Statement
@@ -454,18 +455,24 @@ def category_by_ref(ref) -> Category | None:
     text = str(ref).strip()
     if not text or "\x00" in text:
         return None
+    by_id, by_code = CATEGORIES.get()
     if text.isdigit():
-        value = int(text)
-        found = CATEGORY_BY_ID.get(value) if value < 2**63 else None
+        found = by_id.get(int(text))
         if found is not None:
             return found
-    return CATEGORY_BY_CODE.get(text)
+    return by_code.get(text)
 
 
-# A category of a unique look-up with its routing rule's department (which the new order's
-# page shows), in one statement written once per process (every report makes it).
-CATEGORY_BY_ID = RowLookup(Category, "id", ("default_department",))
-CATEGORY_BY_CODE = RowLookup(Category, "code", ("default_department",))
+def _categories() -> tuple[dict[int, Category], dict[str, Category]]:
+    """Every category with its routing rule's department (which the new order's page shows),
+    by id and by code: a few dozen rows that every report looks up."""
+    rows = list(Category.objects.select_related("default_department"))
+    return {c.pk: c for c in rows}, {c.code: c for c in rows}
+
+
+# Kept per process (accounts.copies: a write to a category or a department clears it; the
+# app's ready() watches both). The instances are shared: callers read them, never change them.
+CATEGORIES: ProcessCopy[tuple[dict, dict]] = ProcessCopy("workorders.categories", _categories)
 
 
 def ticket_intake(
