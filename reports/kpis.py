@@ -80,7 +80,7 @@ from workorders.permissions import sees_all_tickets
 from workorders.selectors import (
     tickets_visible_outside_departments,
     tickets_visible_to,
-    visibility_parts,
+    wholly_visible_department_ids,
 )
 
 TZ = ZoneInfo(settings.TIME_ZONE)
@@ -1066,10 +1066,9 @@ def _backlog_parts(*, user, scope: Scope | None) -> list[QuerySet[Ticket]]:
     or his own, outside those departments); one condition joining both by OR read every open
     order's row. Otherwise the one queryset."""
     if user is not None and not sees_all_tickets(user):
-        departments, _other = visibility_parts(user)
-        if departments is not None:
+        ids = wholly_visible_department_ids(user)
+        if ids is not None:
             source, scope = SOURCES[0], scope or Scope()
-            ids = list(departments.values_list("pk", flat=True))
             whole = Ticket.objects.open().filter(department_id__in=ids)
             rest = tickets_visible_outside_departments(user, Ticket.objects.open())
             return [_scoped(source, whole, scope), _scoped(source, rest, scope)]

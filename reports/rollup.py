@@ -50,7 +50,7 @@ from accounts.statements import Statement
 from sla.models import Clock
 from sla.selectors import NetSeconds
 from workorders.models import AuditEntry, Ticket
-from workorders.selectors import visibility_parts
+from workorders.selectors import visibility_parts, wholly_visible_department_ids
 
 from . import kpis
 from .models import (
@@ -608,7 +608,7 @@ def sums(*, period: kpis.Period, scope: kpis.Scope, by: tuple[str, ...] = (), us
     fields = sorted({DIM_FIELDS[d] for d in by})
     departments = None
     if user is not None and not kpis.sees_all_tickets(user):
-        departments = list(visibility_parts(user)[0].values_list("pk", flat=True))
+        departments = wholly_visible_department_ids(user)
     qs = (
         _cells(period, scope, departments)
         .values(*fields)

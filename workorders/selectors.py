@@ -99,6 +99,13 @@ def visibility_parts(user, *, by_index: bool = False) -> tuple[QuerySet[Departme
     return departments, other
 
 
+def wholly_visible_department_ids(user) -> list[int] | None:
+    """The ids of the departments whose orders `user` sees wholly (`visibility_parts`' first
+    part), for readers that count those orders by department; None when there are none."""
+    departments, _other = visibility_parts(user)
+    return None if departments is None else list(departments.values_list("pk", flat=True))
+
+
 def tickets_visible_to(user, qs: QuerySet[Ticket] | None = None) -> QuerySet[Ticket]:
     """Dispatchers, supervisors and auditors see all; leads and handlers their department's
     subtree (as the responsible or a co-handling department); frontline and channel systems
