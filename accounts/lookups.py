@@ -70,7 +70,8 @@ class RowLookup:
                 found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
                 convert.append((col, found))
                 columns.append(f"{alias}.{q(field.column)}")
-            layout.append((model, fields, convert, parent, fk))
+            names = [f.attname for f in fields]
+            layout.append((model, names, fields.index(model._meta.pk), convert, parent, fk))
         if self.where is None:
             where = f"t0.{q(self.model._meta.get_field(self.column).column)} = %s"
         else:
@@ -95,7 +96,7 @@ class RowLookup:
         if row is None:
             return None
         objs, at = [], 0
-        for model, fields, convert, parent, fk in layout:
+        for model, names, pk_at, convert, parent, fk in layout:
             values = []
             for col, converters in convert:
                 v = row[at]
@@ -103,11 +104,10 @@ class RowLookup:
                 for converter in converters:
                     v = converter(v, col, connection)
                 values.append(v)
-            pk_at = fields.index(model._meta.pk)
             if values[pk_at] is None or (parent is not None and objs[parent] is None):
                 obj = None
             else:
-                obj = model.from_db(connection.alias, [f.attname for f in fields], values)
+                obj = model.from_db(connection.alias, names, values)
             objs.append(obj)
             if parent is not None and objs[parent] is not None:
                 fk.set_cached_value(objs[parent], obj)

@@ -68,11 +68,8 @@ class Statement:
         fresh = name is None
         if fresh:
             name = f"w{next(_names)}"
-        call = (
-            f"EXECUTE {name}({', '.join(['%s'] * self._count)})"
-            if self._count
-            else (f"EXECUTE {name}")
-        )
+        args = ", ".join(["%s"] * self._count)
+        call = f"EXECUTE {name}({args})" if self._count else f"EXECUTE {name}"
         sql = f"PREPARE {name} AS {self._numbered}; {call}" if fresh else call
         try:
             cursor.execute(sql, params)
@@ -120,7 +117,8 @@ class RowInsert:
     ids taken, pre_save/post_save signals sent, fields' pre_save run, values converted, the
     new id set from the database (not with ignore_conflicts, as bulk_create), the instances
     marked saved. The statement is written once per process for each number of rows (up to
-    MAX_ROWS; more go through bulk_create) and prepared once per session (`Statement`):
+    MAX_ROWS; more go through the ORM: `save()` each, or `bulk_create` in batches of
+    BULK_BATCH) and prepared once per session (`Statement`):
     the ORM's compilation of an INSERT cost more than the database takes to run it.
 
     The model's own `save()` is not called. A model that overrides it says what of it an
@@ -129,6 +127,7 @@ class RowInsert:
     write their own placeholder are refused too: for those the ORM's insert is the one."""
 
     MAX_ROWS = 16
+    BULK_BATCH = 500
 
     def __init__(self, model, *, ignore_conflicts: bool = False):
         from django.db import models
@@ -145,6 +144,9 @@ class RowInsert:
                 raise TypeError(f"{meta.label}.{field.name} is the ORM's to insert")
         self.model = model
         self.ignore_conflicts = ignore_conflicts
+        # What the model's save() adds around the write (unbound: called with the instance).
+        self._before = getattr(model, "before_insert", None)
+        self._after = getattr(model, "after_insert", None)
         self.fields = [f for f in meta.concrete_fields if f is not meta.pk]
         # Fields whose pre_save does more than read the attribute (auto_now and the like).
         self._pre_save = [type(f).pre_save is not models.Field.pre_save for f in self.fields]
@@ -198,7 +200,9 @@ class RowInsert:
         db = connections[using]
         if len(objs) > self.MAX_ROWS or not db.features.can_return_rows_from_bulk_insert:
             if self.ignore_conflicts:
-                self.model.objects.using(using).bulk_create(objs, ignore_conflicts=True)
+                self.model.objects.using(using).bulk_create(
+                    objs, ignore_conflicts=True, batch_size=self.BULK_BATCH
+                )
             else:
                 for obj in objs:
                     obj.save(force_insert=True, using=using)
@@ -208,7 +212,7 @@ class RowInsert:
         with_pk = getattr(objs[0], pk_attname) is not None
         if any((getattr(o, pk_attname) is not None) != with_pk for o in objs):
             raise ValueError("all the rows have an id or none has")
-        before = getattr(model, "before_insert", None)
+        before = self._before
         send_pre = signals.pre_save.has_listeners(model)
         params: list = []
         plain = self._plain_types(db)
@@ -219,7 +223,7 @@ class RowInsert:
                     sender=model, instance=obj, raw=False, using=using, update_fields=None
                 )
             if before is not None:
-                obj.before_insert()
+                before(obj)
             if with_pk:
                 params.append(getattr(obj, pk_attname))
             for field, kind, pre_save in zip(self.fields, plain, self._pre_save, strict=True):
@@ -233,7 +237,7 @@ class RowInsert:
         with db.cursor() as cur:
             self._statement(db, len(objs), with_pk).execute(cur, params)
             ids = cur.fetchall() if not with_pk and not self.ignore_conflicts else None
-        after = getattr(model, "after_insert", None)
+        after = self._after
         send_post = signals.post_save.has_listeners(model)
         for i, obj in enumerate(objs):
             if ids is not None:
@@ -241,7 +245,7 @@ class RowInsert:
             obj._state.adding = False
             obj._state.db = using
             if after is not None:
-                obj.after_insert()
+                after(obj)
             if send_post:
                 signals.post_save.send(
                     sender=model,

@@ -121,7 +121,8 @@ def registered_channels() -> list[str]:
 # --------------------------------------------------------------------------- writing
 
 
-# The few rows of one event (a new order's text): a statement written once per process.
+# The few rows of one event (a new order's text): a statement written once per process; a
+# digest's many rows go through bulk_create in batches (RowInsert.BULK_BATCH).
 DELIVERY_INSERT = RowInsert(Delivery, ignore_conflicts=True)
 
 
@@ -142,10 +143,7 @@ def deliveries_enqueue(rows: Iterable[Delivery]) -> int:
             row.next_attempt_at = min(row.created_at or due, due)
         if row.created_at is None:
             row.created_at = due
-    if len(rows) <= DELIVERY_INSERT.MAX_ROWS:
-        DELIVERY_INSERT.insert(rows)
-    else:
-        Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    DELIVERY_INSERT.insert(rows)
     if any(row.next_attempt_at <= due for row in rows):
         transaction.on_commit(outbox_ring, robust=True)
     return len(rows)
