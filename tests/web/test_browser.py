@@ -94,7 +94,10 @@ def log_in(page, base, username="t_front"):
 
 
 def assert_fits_phone(page):
-    """No sideways scrolling at 360 px, and every control a finger can hit is ≥ 44 px tall."""
+    """No sideways scrolling at 360 px, and every control a finger can hit is ≥ 44 px tall.
+    Measured once the page has loaded: a page just reached through a form's submit can show
+    its text before its stylesheet applies, and unstyled buttons are ~21 px tall."""
+    page.wait_for_load_state("load")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     small = page.evaluate(
         """() => [...document.querySelectorAll(
